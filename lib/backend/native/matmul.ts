@@ -1,0 +1,183 @@
+/**
+ * BatchMatMul and _FusedMatMul for the "native" backend on the system
+ * BLAS's `sgemm`. Batch dimensions broadcast like NumPy (tfjs's cpu kernel
+ * only handles one side being 1); a shared right-hand matrix is folded into
+ * one tall product, which is what dense layers on [B, N, D] need.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import type { Blas } from "./_blas.ts";
+import { applyActivationInPlace, hasInPlaceActivation } from "./activations.ts";
+
+type TensorInfo = tf.TensorInfo;
+
+interface MatMulArgs {
+  a: TensorInfo;
+  b: TensorInfo;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** Float32 values of a tensor held by the cpu-style backend. */
+export function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
+  return backend.data.get(t.dataId).values as Float32Array;
+}
+
+/** The shape broadcast of two batch-dim lists (NumPy rules); throws on a mismatch. */
+function broadcastBatch(a: number[], b: number[]): number[] {
+  return tf.backend_util.assertAndGetBroadcastShape(a, b);
+}
+
+/** Offsets (in matrices) into a batch of `dims` for each index of the broadcast batch `out`. */
+function batchOffsets(dims: number[], out: number[]): Int32Array {
+  const total = out.reduce((p, d) => p * d, 1);
+  const offs = new Int32Array(total);
+  const rank = out.length;
+  // Right-align dims against out; a size-1 (or missing) dim repeats.
+  const strides = new Array<number>(rank).fill(0);
+  let s = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    const j = i - (rank - dims.length);
+    const d = j >= 0 ? dims[j]! : 1;
+    strides[i] = d === 1 ? 0 : s;
+    s *= d;
+  }
+  for (let idx = 0; idx < total; idx++) {
+    let rem = idx, off = 0;
+    for (let i = rank - 1; i >= 0; i--) {
+      const d = out[i]!;
+      off += (rem % d) * strides[i]!;
+      rem = Math.floor(rem / d);
+    }
+    offs[idx] = off;
+  }
+  return offs;
+}
+
+/**
+ * The product into a fresh Float32Array (pre-filled by `init`, e.g. with a
+ * bias, in which case sgemm accumulates onto it). Returns values and shape.
+ */
+export function matMulValues(
+  blas: Blas,
+  backend: MathBackendCPU,
+  { a, b, transposeA, transposeB }: MatMulArgs,
+  init?: (out: Float32Array, m: number, n: number) => void,
+): { values: Float32Array; shape: number[] } {
+  const ra = a.shape.length, rb = b.shape.length;
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const ka = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const kb = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
+  const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  if (ka !== kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ` +
+        `${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
+  }
+  const k = ka;
+  const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
+  const batchOut = broadcastBatch(batchA, batchB);
+  const nBatch = batchOut.reduce((p, d) => p * d, 1);
+  const shape = [...batchOut, m, n];
+  const out = new Float32Array(nBatch * m * n);
+  if (init) init(out, nBatch * m, n);
+  if (out.length === 0 || k === 0) return { values: out, shape };
+  const av = f32(backend, a), bv = f32(backend, b);
+  const beta = init ? 1 : 0;
+  const lda = transposeA ? m : k, ldb = transposeB ? k : n;
+  const sizeA = m * k, sizeB = k * n, sizeC = m * n;
+  const nA = batchA.reduce((p, d) => p * d, 1), nB = batchB.reduce((p, d) => p * d, 1);
+  if (nB === 1 && !transposeA && nA === nBatch) {
+    // One right-hand matrix: stack the left batch into a single [nBatch*m, k] product.
+    blas.sgemm(false, transposeB, nBatch * m, n, k, 1, av, lda, bv, ldb, beta, out, n);
+    return { values: out, shape };
+  }
+  const offA = batchOffsets(batchA, batchOut), offB = batchOffsets(batchB, batchOut);
+  for (let i = 0; i < nBatch; i++) {
+    const oa = offA[i]! * sizeA, ob = offB[i]! * sizeB, oc = i * sizeC;
+    blas.sgemm(
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      1,
+      av.subarray(oa, oa + sizeA),
+      lda,
+      bv.subarray(ob, ob + sizeB),
+      ldb,
+      beta,
+      out.subarray(oc, oc + sizeC),
+      n,
+    );
+  }
+  return { values: out, shape };
+}
+
+/** Kernel configs for BatchMatMul and _FusedMatMul on `backendName`. */
+export function matMulKernels(blas: Blas, backendName: string): tf.KernelConfig[] {
+  const cpuBatch = tf.getKernel("BatchMatMul", "cpu")!;
+  const cpuFused = tf.getKernel("_FusedMatMul", "cpu")!;
+  const isF32 = (...ts: (TensorInfo | undefined)[]) =>
+    ts.every((t) => t === undefined || t.dtype === "float32");
+
+  const batchMatMul: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as MatMulArgs;
+    if (!isF32(a, b)) return cpuBatch.kernelFunc(args);
+    const { values, shape } = matMulValues(blas, backend, {
+      a,
+      b,
+      transposeA: !!transposeA,
+      transposeB: !!transposeB,
+    });
+    return backend.makeTensorInfo(shape, "float32", values);
+  };
+
+  const fusedMatMul: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { a, b, bias, preluActivationWeights } = args.inputs as {
+      a: TensorInfo;
+      b: TensorInfo;
+      bias?: TensorInfo;
+      preluActivationWeights?: TensorInfo;
+    };
+    const attrs = args.attrs as unknown as MatMulArgs & {
+      activation?: string;
+      leakyreluAlpha?: number;
+    };
+    const activation = attrs.activation ?? "linear";
+    const n = attrs.transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    // A bias that is one row (shape [n], [1, n], ...) seeds the output; others go the cpu way.
+    const rowBias = bias !== undefined && tf.util.sizeFromShape(bias.shape) === n &&
+      bias.shape[bias.shape.length - 1] === n;
+    if (
+      !isF32(a, b, bias) || (bias !== undefined && !rowBias) ||
+      !hasInPlaceActivation(activation) || preluActivationWeights !== undefined
+    ) {
+      return cpuFused.kernelFunc(args);
+    }
+    const biasV = bias ? f32(backend, bias) : undefined;
+    const { values, shape } = matMulValues(
+      blas,
+      backend,
+      { a, b, transposeA: !!attrs.transposeA, transposeB: !!attrs.transposeB },
+      biasV ? (out, rows, n) => fillRows(out, rows, n, biasV) : undefined,
+    );
+    applyActivationInPlace(values, activation, attrs.leakyreluAlpha ?? 0.2);
+    return backend.makeTensorInfo(shape, "float32", values);
+  };
+
+  return [
+    { kernelName: "BatchMatMul", backendName, kernelFunc: batchMatMul },
+    { kernelName: "_FusedMatMul", backendName, kernelFunc: fusedMatMul },
+  ];
+}
+
+function fillRows(out: Float32Array, rows: number, n: number, row: Float32Array): void {
+  for (let r = 0; r < rows; r++) out.set(row, r * n);
+}

@@ -1,0 +1,64 @@
+/**
+ * The "native" tfjs backend: tfjs's cpu backend (data in JS typed arrays)
+ * with its hot kernels replaced by calls into the system's OpenBLAS through
+ * Deno's FFI, plus a few hand-tuned JS kernels where tfjs's generic ones are
+ * slow. Everything else is the cpu backend's own kernel, so results agree
+ * with "cpu" to float rounding.
+ *
+ * Environment:
+ * - `ATST_BLAS=/path/libopenblas.so.0` picks the BLAS file (default: the
+ *   first of libopenblas.so.0, libblas.so.3 that opens).
+ * - `OPENBLAS_NUM_THREADS=n` sets OpenBLAS's threads (default: all cores).
+ * - `ATST_NATIVE=0` turns the native backend off (for comparisons).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { loadBlas } from "./_blas.ts";
+import { matMulKernels } from "./matmul.ts";
+import { fastKernels } from "./kernels.ts";
+
+/** Name the backend is registered under. */
+export const NATIVE_BACKEND = "native";
+
+/** What {@link registerNativeBackend} reports. */
+export type NativeStatus = { ok: true; libs: string[] } | { ok: false; reason: string };
+
+let status: NativeStatus | undefined;
+
+/**
+ * Registers the "native" backend (idempotent; the first answer is cached).
+ * It does not switch to it: call `tf.setBackend("native")` after `ok`.
+ *
+ * @example
+ * ```ts
+ * const st = await registerNativeBackend();
+ * if (st.ok) await tf.setBackend("native");
+ * else console.error(`atst: native backend unavailable: ${st.reason}`);
+ * ```
+ */
+export async function registerNativeBackend(): Promise<NativeStatus> {
+  if (status) return status;
+  status = await register();
+  return status;
+}
+
+// deno-lint-ignore require-await
+async function register(): Promise<NativeStatus> {
+  if (Deno.env.get("ATST_NATIVE") === "0") {
+    return { ok: false, reason: "turned off by ATST_NATIVE=0" };
+  }
+  const blas = loadBlas();
+  if (typeof blas === "string") return { ok: false, reason: blas };
+  const overrides = [...matMulKernels(blas, NATIVE_BACKEND), ...fastKernels(NATIVE_BACKEND)];
+  const replaced = new Set(overrides.map((k) => k.kernelName));
+  for (const k of tf.getKernelsForBackend("cpu")) {
+    if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+  }
+  for (const k of overrides) tf.registerKernel(k);
+  // Priority 0: below cpu (1) and wasm (2), so registering never changes tfjs's default.
+  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 0);
+  const threads = blas.threads > 0 ? `, ${blas.threads} threads` : "";
+  return { ok: true, libs: [`${blas.path} (${blas.config || "BLAS"}${threads})`] };
+}
