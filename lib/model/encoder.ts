@@ -1,0 +1,307 @@
+/**
+ * The ATST encoder (the reference's "AST" module, spec §2) on TensorFlow.js.
+ *
+ * Read bottom-up: numerics (LayerNorm, GELU), then Linear, Attention, MLP,
+ * Block, and the Encoder that composes them. Parameters are tfjs Variables in
+ * PyTorch layout (Linear weights [out, in]), keyed by the reference's names,
+ * so checkpoints map one to one. Every forward is differentiable.
+ *
+ * @module
+ */
+import { tf } from "../backend/tf.ts";
+import { type EncoderConfig, validateConfig } from "./config.ts";
+
+/** A named parameter store shared by the parts of one encoder. */
+class Store {
+  readonly vars = new Map<string, tf.Variable>();
+  #seed: number;
+  constructor(readonly prefix: string, seed: number, readonly trainable: boolean) {
+    this.#seed = seed;
+  }
+  /** Creates the variable `name` (a reference name) with an initial value. */
+  add(name: string, init: "normal" | "zeros" | "ones", shape: number[]): tf.Variable {
+    const value = tf.tidy(() => {
+      if (init === "zeros") return tf.zeros(shape);
+      if (init === "ones") return tf.ones(shape);
+      // The reference's trunc_normal_(std=.02) truncates at +-2 absolute, that is
+      // at 100 std: a plain normal in practice. The clip keeps the bound honest.
+      return tf.clipByValue(tf.randomNormal(shape, 0, 0.02, "float32", this.#seed++), -2, 2);
+    });
+    const v = tf.variable(value, this.trainable, `${this.prefix}/${name}`);
+    value.dispose();
+    this.vars.set(name, v);
+    return v;
+  }
+}
+
+/** LayerNorm over the last axis, composed from moments (biased variance, as PyTorch). */
+function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's nn.GELU() default. */
+function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** Per-sample stochastic depth: zero a residual branch with probability `rate`. */
+function dropPath(y: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
+  if (rate <= 0) return y;
+  const keep = 1 - rate;
+  // floor(keep + U[0,1)) is 1 with probability keep, as the reference draws it.
+  const u = tf.randomUniform([y.shape[0], 1, 1], 0, 1, "float32", seed); // [B, 1, 1]
+  return tf.mul(y, tf.div(tf.floor(tf.add(u, keep)), keep));
+}
+
+/** nn.Linear: weight [out, in], optional bias [out]. */
+class Linear {
+  readonly weight: tf.Variable;
+  readonly bias?: tf.Variable;
+  constructor(store: Store, name: string, inF: number, outF: number, bias = true) {
+    this.weight = store.add(`${name}.weight`, "normal", [outF, inF]);
+    if (bias) this.bias = store.add(`${name}.bias`, "zeros", [outF]);
+  }
+  /** x [M, in] -> [M, out]; the weight stays [out, in] (transposeB, no copy). */
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.fused.matMul({
+      a: x,
+      b: this.weight as tf.Tensor2D,
+      transposeB: true,
+      bias: this.bias,
+    }) as tf.Tensor2D;
+  }
+}
+
+/** nn.LayerNorm with weight 1 and bias 0 at init. */
+class LayerNorm {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(store: Store, name: string, dim: number, readonly eps: number) {
+    this.weight = store.add(`${name}.weight`, "ones", [dim]);
+    this.bias = store.add(`${name}.bias`, "zeros", [dim]);
+  }
+  apply<T extends tf.Tensor>(x: T): T {
+    return layerNorm(x, this.weight, this.bias, this.eps) as T;
+  }
+}
+
+/** Multi-head self-attention: one qkv matmul, heads batched, additive key mask. */
+class Attention {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly scale: number;
+  constructor(store: Store, name: string, dim: number, readonly heads: number) {
+    this.qkv = new Linear(store, `${name}.qkv`, dim, 3 * dim, false);
+    this.proj = new Linear(store, `${name}.proj`, dim, dim);
+    this.scale = (dim / heads) ** -0.5;
+  }
+  apply(x: tf.Tensor3D, mask: tf.Tensor | null): tf.Tensor3D {
+    const [B, N, D] = x.shape;
+    const H = this.heads, hd = D / H;
+    const qkv = this.qkv.apply(tf.reshape(x, [B * N, D])); // [B*N, 3D]
+    const heads = tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
+    const [q, k, v] = tf.unstack(heads) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; // [B, H, N, hd]
+    let logits: tf.Tensor = tf.matMul(tf.mul(q, this.scale), k, false, true); // [B, H, N, N]
+    if (mask) logits = tf.add(logits, mask); // mask [B, 1, 1, N]
+    const ctx = tf.matMul(tf.softmax(logits), v); // [B, H, N, hd]
+    const out = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * N, D]) as tf.Tensor2D; // [B*N, D]
+    return tf.reshape(this.proj.apply(out), [B, N, D]);
+  }
+}
+
+/** fc1 -> exact GELU -> fc2. */
+class Mlp {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(store: Store, name: string, dim: number, hidden: number) {
+    this.fc1 = new Linear(store, `${name}.fc1`, dim, hidden);
+    this.fc2 = new Linear(store, `${name}.fc2`, hidden, dim);
+  }
+  apply(x: tf.Tensor3D): tf.Tensor3D {
+    const [B, N, D] = x.shape;
+    const h = gelu(this.fc1.apply(tf.reshape(x, [B * N, D]))) as tf.Tensor2D; // [B*N, 4D]
+    return tf.reshape(this.fc2.apply(h), [B, N, D]);
+  }
+}
+
+/** Pre-norm transformer block. */
+class Block {
+  readonly norm1: LayerNorm;
+  readonly attn: Attention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  constructor(store: Store, name: string, cfg: EncoderConfig, readonly dropRate: number) {
+    this.norm1 = new LayerNorm(store, `${name}.norm1`, cfg.dim, cfg.lnEps);
+    this.attn = new Attention(store, `${name}.attn`, cfg.dim, cfg.heads);
+    this.norm2 = new LayerNorm(store, `${name}.norm2`, cfg.dim, cfg.lnEps);
+    this.mlp = new Mlp(store, `${name}.mlp`, cfg.dim, cfg.dim * cfg.mlpRatio);
+  }
+  /** `seed` is set only in training; it drives the two drop-path draws. */
+  apply(x: tf.Tensor3D, mask: tf.Tensor | null, seed?: number): tf.Tensor3D {
+    const rate = seed === undefined ? 0 : this.dropRate;
+    x = tf.add(x, dropPath(this.attn.apply(this.norm1.apply(x), mask), rate, seed ?? 0));
+    return tf.add(x, dropPath(this.mlp.apply(this.norm2.apply(x)), rate, (seed ?? 0) + 1));
+  }
+}
+
+/**
+ * Names in code (timm style) -> the reference's parameter names. Blocks use
+ * the same names in both (`blocks.{i}.norm1`, `.attn.qkv`, `.attn.proj`,
+ * `.norm2`, `.mlp.fc1`, `.mlp.fc2`); these are the only ones that differ.
+ * This is the one mapping table; checkpoints and imports go through it.
+ */
+export const REFERENCE_NAMES = {
+  patchEmbed: "patch_embed.patch_embed",
+  clsToken: "cls_token",
+  posEmbed: "pos_embed",
+  maskEmbed: "mask_embed",
+  blocks: "blocks",
+  norm: "norm",
+} as const;
+
+let instances = 0;
+
+/** Options of the {@link Encoder} constructor. */
+export interface EncoderOptions {
+  /** tfjs variable name prefix (variable names are global in tfjs), e.g. "student/encoder". */
+  name?: string;
+  /** Seed of the initial weights (random when absent). */
+  seed?: number;
+  /** Whether the variables are trainable (default true). */
+  trainable?: boolean;
+}
+
+/**
+ * The ATST encoder: 64x4 patches -> Linear -> [CLS] + positions -> blocks
+ * -> final LayerNorm. Input [B, 64, T] log-mel, `lengths` in frames.
+ *
+ * @example
+ * ```ts
+ * const enc = new Encoder(encoderConfig("tiny"), { seed: 1 });
+ * const y = enc.forward(tf.zeros([2, 64, 400]), [400, 250]); // [2, 101, 192]
+ * ```
+ */
+export class Encoder {
+  readonly cfg: EncoderConfig;
+  readonly patchEmbed: Linear;
+  readonly clsToken: tf.Variable;
+  readonly posEmbed: tf.Variable;
+  /** Unused by ATST-Clip; kept so checkpoints round-trip. */
+  readonly maskEmbed: tf.Variable;
+  readonly blocks: Block[];
+  readonly norm: LayerNorm;
+  #store: Store;
+
+  constructor(cfg: EncoderConfig, opts: EncoderOptions = {}) {
+    validateConfig(cfg);
+    this.cfg = { ...cfg };
+    const name = opts.name ?? `encoder${instances++}`;
+    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const s = this.#store = new Store(name, seed, opts.trainable ?? true);
+    const { dim: D, depth, nMels, patchFrames } = cfg;
+    const R = REFERENCE_NAMES;
+    this.patchEmbed = new Linear(s, R.patchEmbed, nMels * patchFrames, D);
+    this.clsToken = s.add(R.clsToken, "normal", [1, 1, D]);
+    this.posEmbed = s.add(R.posEmbed, "normal", [1, cfg.maxPatches + 1, D]);
+    this.maskEmbed = s.add(R.maskEmbed, "normal", [1, 1, D]);
+    this.blocks = Array.from({ length: depth }, (_, i) => {
+      // Stochastic depth rises linearly over the blocks (torch.linspace(0, rate, depth)).
+      const rate = depth > 1 ? (cfg.dropPathRate * i) / (depth - 1) : 0;
+      return new Block(s, `${R.blocks}.${i}`, cfg, rate);
+    });
+    this.norm = new LayerNorm(s, R.norm, D, cfg.lnEps);
+  }
+
+  /** All parameters, keyed by the reference's names, in PyTorch shapes. */
+  params(): Map<string, tf.Variable> {
+    return this.#store.vars;
+  }
+
+  /** Number of scalar parameters. */
+  paramCount(): number {
+    let n = 0;
+    for (const v of this.#store.vars.values()) n += v.size;
+    return n;
+  }
+
+  /** Tokens [B, 1+N, D] after the final norm. Differentiable. */
+  forward(
+    x: tf.Tensor3D,
+    lengths: number[],
+    opts: { training?: boolean; seed?: number } = {},
+  ): tf.Tensor3D {
+    return tf.tidy(() => this.norm.apply(this.#run(x, lengths, opts, 0).last));
+  }
+
+  /** The outputs of the last `n` blocks (n clipped to the depth), each through the final norm. */
+  blockOutputs(x: tf.Tensor3D, lengths: number[], n: number): tf.Tensor3D[] {
+    return tf.tidy(() => this.#run(x, lengths, {}, n).kept.map((y) => this.norm.apply(y)));
+  }
+
+  /** Frees the variables. */
+  dispose(): void {
+    for (const v of this.#store.vars.values()) v.dispose();
+    this.#store.vars.clear();
+  }
+
+  #run(
+    x: tf.Tensor3D,
+    lengths: number[],
+    opts: { training?: boolean; seed?: number },
+    keep: number,
+  ): { last: tf.Tensor3D; kept: tf.Tensor3D[] } {
+    const [B, F, T] = x.shape;
+    const { nMels, patchFrames: P, depth, dim: D } = this.cfg;
+    if (F !== nMels) throw new Error(`Encoder input has ${F} mel bands, expected ${nMels}`);
+    if (lengths.length !== B) throw new Error(`Got ${lengths.length} lengths for a batch of ${B}`);
+    const N = Math.floor(T / P);
+    if (N > this.cfg.maxPatches) {
+      throw new Error(
+        `Encoder input of ${T} frames has ${N} patches, more than the ${this.cfg.maxPatches} positions`,
+      );
+    }
+    let h = tf.tile(this.clsToken, [B, 1, 1]) as tf.Tensor3D; // [B, 1, D]
+    if (N > 0) {
+      const cut = tf.reshape(tf.slice(x, [0, 0, 0], [B, F, N * P]), [B, F, N, P]); // [B, 64, N, 4]
+      // Patch element order p1 * 4 + p2: frequency row, then frame (fastest).
+      const patches = tf.reshape(tf.transpose(cut, [0, 2, 1, 3]), [B * N, F * P]); // [B*N, 256]
+      const tokens = tf.reshape(this.patchEmbed.apply(patches as tf.Tensor2D), [B, N, D]); // [B, N, D]
+      h = tf.concat([h, tokens], 1) as tf.Tensor3D; // [B, 1+N, D]
+    }
+    // "cut" positions: the first 1+N rows, no interpolation.
+    h = tf.add(h, tf.slice(this.posEmbed, [0, 0, 0], [1, N + 1, D])); // [B, 1+N, D]
+    const mask = keyMask(lengths, N, P);
+    const training = opts.training === true;
+    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const kept: tf.Tensor3D[] = [];
+    for (let i = 0; i < depth; i++) {
+      h = this.blocks[i]!.apply(h, mask, training ? seed + 2 * i : undefined);
+      if (depth - i <= keep) kept.push(h);
+    }
+    return { last: h, kept };
+  }
+}
+
+/**
+ * Additive attention mask [B, 1, 1, 1+N]: 0 for the CLS and the first
+ * floor(L/4) patches, -10000 (the reference's value) for padded keys; null
+ * when nothing is padded.
+ */
+function keyMask(lengths: number[], N: number, P: number): tf.Tensor4D | null {
+  const B = lengths.length;
+  const m = new Float32Array(B * (N + 1));
+  let any = false;
+  for (let b = 0; b < B; b++) {
+    const L = lengths[b]!;
+    if (!(Number.isInteger(L) && L >= 0)) {
+      throw new Error(`Invalid length ${L} for batch item ${b}`);
+    }
+    const valid = 1 + Math.floor(L / P);
+    for (let j = valid; j <= N; j++) {
+      m[b * (N + 1) + j] = -10000;
+      any = true;
+    }
+  }
+  return any ? tf.tensor4d(m, [B, 1, 1, N + 1]) : null;
+}
