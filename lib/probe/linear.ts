@@ -1,0 +1,435 @@
+/**
+ * The linear probe: one standardisation, one linear layer, trained on
+ * frozen embeddings with analytic gradients (softmax + cross-entropy for
+ * single-label tasks, sigmoid + binary cross-entropy for multi-label).
+ *
+ * The math is plain Float32Array loops (tfjs's cpu kernels are slower than
+ * a plain loop for these shapes: gathers and column statistics dominate);
+ * only the two products go through a {@link Gemm}, which can be tfjs on a
+ * fast backend (see gemm.ts).
+ *
+ * Two protocols:
+ * - `reference` (spec section 5): BatchNorm1d without affine parameters
+ *   (batch statistics while training, running statistics with momentum 0.1
+ *   for evaluation), Linear initialised N(0, 0.01) with bias 0, SGD with
+ *   momentum 0.9 and no weight decay, lr 0.002 * 1024 / 256, cosine
+ *   annealing over 100 epochs, batch 1024; the epoch with the best
+ *   validation metric is the one evaluated on test.
+ * - `evar` (the EVAR benchmark's habit): standardise with train mean and
+ *   standard deviation, Adam (lr 3e-4, L2 weight decay 1e-8), batch 256, up
+ *   to 200 epochs, stop after 20 epochs without validation improvement and
+ *   restore the best weights.
+ *
+ * @module
+ */
+import { type Gemm, jsGemm } from "./gemm.ts";
+import { UserError } from "../cli/errors.ts";
+import { accuracy, multiLabelMetrics } from "./metrics.ts";
+import { Rng } from "./rng.ts";
+
+/** Names accepted by `--protocol`. */
+export const PROTOCOLS = ["reference", "evar"] as const;
+/** One of {@link PROTOCOLS}. */
+export type Protocol = typeof PROTOCOLS[number];
+
+/** Resolved training settings (stored in the report). */
+export interface ProbeConfig {
+  protocol: Protocol;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: "sgd" | "adam";
+  momentum: number;
+  weightDecay: number;
+  /** Epochs without validation improvement before stopping (0 = never stop early). */
+  patience: number;
+  schedule: "cosine" | "constant";
+  initStd: number;
+  seed: number;
+}
+
+/** Settings of a protocol, with `--epochs`/`--seed` overrides applied. */
+export function protocolConfig(
+  protocol: Protocol,
+  over: { epochs?: number; seed?: number } = {},
+): ProbeConfig {
+  const seed = over.seed ?? 0;
+  if (protocol === "reference") {
+    const batchSize = 1024;
+    return {
+      protocol,
+      epochs: over.epochs ?? 100,
+      batchSize,
+      lr: 0.002 * batchSize / 256, // the reference's linear scaling rule
+      optimizer: "sgd",
+      momentum: 0.9,
+      weightDecay: 0,
+      patience: 0,
+      schedule: "cosine",
+      initStd: 0.01,
+      seed,
+    };
+  }
+  return {
+    protocol,
+    epochs: over.epochs ?? 200,
+    batchSize: 256,
+    lr: 3e-4,
+    optimizer: "adam",
+    momentum: 0,
+    weightDecay: 1e-8,
+    patience: 20,
+    schedule: "constant",
+    initStd: 0.01,
+    seed,
+  };
+}
+
+/** Examples for the probe: `x` is `[n, dim]` row-major, `y` is `[n, classes]` one-hot or multi-hot. */
+export interface ProbeData {
+  x: Float32Array;
+  y: Float32Array;
+  n: number;
+}
+
+/** A trained probe: standardisation folded in at prediction time. */
+export interface LinearProbe {
+  dim: number;
+  classes: number;
+  multiLabel: boolean;
+  /** Standardisation: (x - mean) * invStd. */
+  mean: Float32Array;
+  invStd: Float32Array;
+  /** [dim, classes] */
+  weight: Float32Array;
+  /** [classes] */
+  bias: Float32Array;
+}
+
+/** One line of the training log. */
+export interface EpochLog {
+  epoch: number;
+  lr: number;
+  loss: number;
+  valid: number;
+}
+
+/** What {@link fitLinear} returns. */
+export interface FitResult {
+  probe: LinearProbe;
+  /** 1-based epoch whose weights were kept. */
+  bestEpoch: number;
+  bestValid: number;
+  epochsRun: number;
+  history: EpochLog[];
+}
+
+/** Learning rate per epoch, asserted to have one entry per epoch. */
+export function lrSchedule(cfg: ProbeConfig): number[] {
+  const lrs = Array.from(
+    { length: cfg.epochs },
+    (_, e) =>
+      cfg.schedule === "cosine" ? cfg.lr * 0.5 * (1 + Math.cos(Math.PI * e / cfg.epochs)) : cfg.lr,
+  );
+  if (lrs.length !== cfg.epochs) throw new Error("lr schedule length mismatch");
+  return lrs;
+}
+
+/** The validation (and test) metric: accuracy, or mAP for multi-label tasks. */
+export function probeMetric(
+  scores: Float32Array,
+  y: Float32Array,
+  classes: number,
+  multiLabel: boolean,
+): number {
+  if (multiLabel) return multiLabelMetrics(scores, y, classes).mAP;
+  const n = y.length / classes;
+  const targets = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < classes; c++) if (y[i * classes + c]! > 0) targets[i] = c;
+  }
+  return accuracy(scores, targets, classes);
+}
+
+const EVAL_CHUNK = 2048;
+
+/**
+ * Class probabilities `[n, classes]` (softmax, or sigmoid per class for
+ * multi-label probes) for `x` `[n, dim]`.
+ */
+export async function predictProbe(
+  probe: LinearProbe,
+  x: Float32Array,
+  n: number,
+  gemm: Gemm = jsGemm,
+): Promise<Float32Array> {
+  const { dim, classes } = probe;
+  // Standardisation folded into the layer: W' = W * invStd, b' = b - (mean * invStd) W.
+  const w = new Float32Array(dim * classes);
+  const b = Float64Array.from(probe.bias);
+  for (let e = 0; e < dim; e++) {
+    const s = probe.invStd[e]!, m = probe.mean[e]!;
+    for (let c = 0; c < classes; c++) {
+      const v = probe.weight[e * classes + c]! * s;
+      w[e * classes + c] = v;
+      b[c]! -= m * v;
+    }
+  }
+  const out = new Float32Array(n * classes);
+  for (let s = 0; s < n; s += EVAL_CHUNK) {
+    const m = Math.min(EVAL_CHUNK, n - s);
+    const z = await gemm.forward(x.subarray(s * dim, (s + m) * dim), w, { rows: m, dim, classes }); // [m, C]
+    for (let i = 0; i < m; i++) {
+      const row = z.subarray(i * classes, (i + 1) * classes);
+      for (let c = 0; c < classes; c++) row[c]! += b[c]!;
+      if (probe.multiLabel) activateSigmoid(row);
+      else activateSoftmax(row);
+    }
+    out.set(z, s * classes);
+  }
+  return out;
+}
+
+function activateSigmoid(row: Float32Array): void {
+  for (let c = 0; c < row.length; c++) row[c] = 1 / (1 + Math.exp(-row[c]!));
+}
+
+/** In-place softmax of one row; returns log of the normaliser (for the loss). */
+function activateSoftmax(row: Float32Array): number {
+  let max = -Infinity;
+  for (let c = 0; c < row.length; c++) max = Math.max(max, row[c]!);
+  let sum = 0;
+  for (let c = 0; c < row.length; c++) sum += Math.exp(row[c]! - max);
+  const logZ = max + Math.log(sum);
+  for (let c = 0; c < row.length; c++) row[c] = Math.exp(row[c]! - logZ);
+  return logZ;
+}
+
+function meanStd(
+  x: Float32Array,
+  n: number,
+  dim: number,
+): { mean: Float32Array; invStd: Float32Array } {
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  for (let i = 0; i < n; i++) {
+    const row = i * dim;
+    for (let d = 0; d < dim; d++) mean[d]! += x[row + d]!;
+  }
+  for (let d = 0; d < dim; d++) mean[d]! /= n;
+  for (let i = 0; i < n; i++) {
+    const row = i * dim;
+    for (let d = 0; d < dim; d++) {
+      const v = x[row + d]! - mean[d]!;
+      sq[d]! += v * v;
+    }
+  }
+  // Like scikit-learn's StandardScaler: population std, constant features left unscaled.
+  const invStd = Float32Array.from(sq, (s) => {
+    const sd = Math.sqrt(s / n);
+    return sd > 1e-12 ? 1 / sd : 1;
+  });
+  return { mean: Float32Array.from(mean), invStd };
+}
+
+/** Batches of a permutation; a trailing batch of one joins the previous one (batch statistics need two rows). */
+function batches(perm: Int32Array, size: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let s = 0; s < perm.length; s += size) {
+    out.push(perm.subarray(s, Math.min(perm.length, s + size)));
+  }
+  if (out.length > 1 && out[out.length - 1]!.length === 1) {
+    const merged = out[out.length - 2]!.length + 1;
+    out.splice(-2, 2, perm.subarray(perm.length - merged));
+  }
+  return out;
+}
+
+const BN_EPS = 1e-5;
+const BN_MOMENTUM = 0.1;
+const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+/** Optimiser state and BatchNorm running statistics, all flat arrays. */
+class Trainer {
+  // Weight and bias share one flat parameter vector: [E * C weights, C biases].
+  readonly p: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  readonly runMean: Float64Array;
+  readonly runVar: Float64Array;
+  step = 0;
+
+  constructor(readonly dim: number, readonly classes: number, readonly cfg: ProbeConfig, rng: Rng) {
+    const size = dim * classes + classes;
+    this.p = new Float32Array(size);
+    for (let i = 0; i < dim * classes; i++) this.p[i] = cfg.initStd * rng.normal();
+    this.m = new Float32Array(size);
+    this.v = new Float32Array(cfg.optimizer === "adam" ? size : 0);
+    this.runMean = new Float64Array(dim);
+    this.runVar = new Float64Array(dim).fill(1);
+  }
+
+  /** Standardises a gathered batch in place: batch statistics (reference) or fixed ones (evar). */
+  standardise(
+    xb: Float32Array,
+    rows: number,
+    fixed: { mean: Float32Array; invStd: Float32Array },
+  ): void {
+    const E = this.dim;
+    if (this.cfg.protocol !== "reference") {
+      for (let i = 0; i < rows; i++) {
+        for (let e = 0; e < E; e++) {
+          xb[i * E + e] = (xb[i * E + e]! - fixed.mean[e]!) * fixed.invStd[e]!;
+        }
+      }
+      return;
+    }
+    const mean = new Float64Array(E);
+    const sq = new Float64Array(E);
+    for (let i = 0; i < rows; i++) for (let e = 0; e < E; e++) mean[e]! += xb[i * E + e]!;
+    for (let e = 0; e < E; e++) mean[e]! /= rows;
+    for (let i = 0; i < rows; i++) {
+      for (let e = 0; e < E; e++) {
+        const d = xb[i * E + e]! - mean[e]!;
+        sq[e]! += d * d;
+      }
+    }
+    const inv = new Float64Array(E);
+    for (let e = 0; e < E; e++) {
+      const variance = sq[e]! / rows; // BatchNorm normalises with the biased variance
+      inv[e] = 1 / Math.sqrt(variance + BN_EPS);
+      this.runMean[e] = (1 - BN_MOMENTUM) * this.runMean[e]! + BN_MOMENTUM * mean[e]!;
+      // ... and keeps the unbiased one in running_var.
+      this.runVar[e] = (1 - BN_MOMENTUM) * this.runVar[e]! + BN_MOMENTUM * sq[e]! / (rows - 1);
+    }
+    for (let i = 0; i < rows; i++) {
+      for (let e = 0; e < E; e++) xb[i * E + e] = (xb[i * E + e]! - mean[e]!) * inv[e]!;
+    }
+  }
+
+  /** One optimiser step on gradient `g` (same layout as `p`) with learning rate `lr`. */
+  update(g: Float32Array, lr: number): void {
+    const { p, m, v, cfg } = this;
+    this.step++;
+    if (cfg.optimizer === "sgd") {
+      // PyTorch SGD: buf = momentum * buf + g; p -= lr * buf.
+      for (let i = 0; i < p.length; i++) {
+        m[i] = cfg.momentum * m[i]! + g[i]!;
+        p[i]! -= lr * m[i]!;
+      }
+      return;
+    }
+    // PyTorch Adam; weight decay is L2 added to the gradient.
+    const { beta1, beta2, eps } = ADAM;
+    const c1 = 1 - beta1 ** this.step, c2 = 1 - beta2 ** this.step;
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]! + cfg.weightDecay * p[i]!;
+      m[i] = beta1 * m[i]! + (1 - beta1) * gi;
+      v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      p[i]! -= lr * (m[i]! / c1) / (Math.sqrt(v[i]! / c2) + eps);
+    }
+  }
+
+  /** The probe as it would be evaluated now. */
+  snapshot(fixed: { mean: Float32Array; invStd: Float32Array }, multiLabel: boolean): LinearProbe {
+    const { dim, classes } = this;
+    const reference = this.cfg.protocol === "reference";
+    return {
+      dim,
+      classes,
+      multiLabel,
+      mean: reference ? Float32Array.from(this.runMean) : fixed.mean,
+      invStd: reference
+        ? Float32Array.from(this.runVar, (x) => 1 / Math.sqrt(x + BN_EPS))
+        : fixed.invStd,
+      weight: this.p.slice(0, dim * classes),
+      bias: this.p.slice(dim * classes),
+    };
+  }
+}
+
+/**
+ * Trains a linear probe on `train`, choosing the epoch (or, for `evar`,
+ * stopping early) by the metric on `valid`.
+ *
+ * @example
+ * ```ts
+ * const fit = await fitLinear({ train, valid, dim: 768, classes: 10, multiLabel: false }, protocolConfig("reference"));
+ * const scores = await predictProbe(fit.probe, test.x, test.n);
+ * ```
+ */
+export async function fitLinear(
+  data: { train: ProbeData; valid: ProbeData; dim: number; classes: number; multiLabel: boolean },
+  cfg: ProbeConfig,
+  opts: { gemm?: Gemm; onEpoch?: (log: EpochLog) => void } = {},
+): Promise<FitResult> {
+  const { train, valid, dim: E, classes: C, multiLabel } = data;
+  const gemm = opts.gemm ?? jsGemm;
+  const rng = new Rng(cfg.seed);
+  const lrs = lrSchedule(cfg);
+  const fixed = meanStd(train.x, train.n, E);
+  const tr = new Trainer(E, C, cfg, rng);
+  const xb = new Float32Array(Math.min(train.n, cfg.batchSize + 1) * E);
+  const grad = new Float32Array(E * C + C);
+
+  let best: LinearProbe | undefined;
+  let bestEpoch = 0;
+  let bestValid = -Infinity;
+  const history: EpochLog[] = [];
+  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    const lr = lrs[epoch - 1]!;
+    let lossSum = 0;
+    let nBatches = 0;
+    for (const idx of batches(rng.permutation(train.n), cfg.batchSize)) {
+      const B = idx.length;
+      for (let i = 0; i < B; i++) xb.set(train.x.subarray(idx[i]! * E, (idx[i]! + 1) * E), i * E);
+      const x = xb.subarray(0, B * E); // [B, E]
+      tr.standardise(x, B, fixed);
+      const z = await gemm.forward(x, tr.p, { rows: B, dim: E, classes: C }); // [B, C]
+      // z becomes dz = dLoss/dz in place.
+      let loss = 0;
+      for (let i = 0; i < B; i++) {
+        const row = z.subarray(i * C, (i + 1) * C);
+        const y = train.y.subarray(idx[i]! * C, (idx[i]! + 1) * C);
+        for (let c = 0; c < C; c++) row[c]! += tr.p[E * C + c]!;
+        if (multiLabel) {
+          // BCEWithLogits, mean over B * C: softplus(z) - z * y, written stably.
+          for (let c = 0; c < C; c++) {
+            const zc = row[c]!;
+            loss += Math.max(zc, 0) - zc * y[c]! + Math.log1p(Math.exp(-Math.abs(zc)));
+            row[c] = (1 / (1 + Math.exp(-zc)) - y[c]!) / (B * C);
+          }
+        } else {
+          const zy = row.reduce((s, zc, c) => s + zc * y[c]!, 0);
+          loss += activateSoftmax(row) - zy;
+          for (let c = 0; c < C; c++) row[c] = (row[c]! - y[c]!) / B;
+        }
+      }
+      lossSum += multiLabel ? loss / (B * C) : loss / B;
+      nBatches++;
+      grad.set(await gemm.gradW(x, z, { rows: B, dim: E, classes: C })); // [E, C]
+      grad.fill(0, E * C);
+      for (let i = 0; i < B; i++) for (let c = 0; c < C; c++) grad[E * C + c]! += z[i * C + c]!;
+      tr.update(grad, lr);
+    }
+    const loss = lossSum / nBatches;
+    if (!Number.isFinite(loss)) {
+      throw new UserError(
+        `Probe training diverged: loss is ${loss} at epoch ${epoch} (check the embeddings for NaN or huge values)`,
+      );
+    }
+    const probe = tr.snapshot(fixed, multiLabel);
+    const scores = await predictProbe(probe, valid.x, valid.n, gemm);
+    const metric = probeMetric(scores, valid.y, C, multiLabel);
+    const log = { epoch, lr, loss, valid: metric };
+    history.push(log);
+    opts.onEpoch?.(log);
+    if (best === undefined || metric > bestValid) {
+      best = probe;
+      bestEpoch = epoch;
+      bestValid = metric;
+    }
+    if (cfg.patience > 0 && epoch - bestEpoch >= cfg.patience) break;
+  }
+  return { probe: best!, bestEpoch, bestValid, epochsRun: history.length, history };
+}
