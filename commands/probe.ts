@@ -1,0 +1,154 @@
+/**
+ * `atst probe`: linear evaluation of embeddings on a labeled set (spec
+ * section 5). Flags and wiring only; the work is in lib/probe/.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
+import { UsageError } from "../lib/cli/errors.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { Progress } from "../lib/io/progress.ts";
+import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
+import { readLabeledSet } from "../lib/probe/labeled_set.ts";
+import { readEmbeddings } from "../lib/probe/embeddings.ts";
+import { chooseGemm } from "../lib/probe/gemm.ts";
+import { protocolConfig, PROTOCOLS } from "../lib/probe/linear.ts";
+import { evaluateProbe } from "../lib/probe/evaluate.ts";
+import { buildReport, formatTable, predictionsCsv } from "../lib/probe/report.ts";
+
+const HELP = `atst probe: linear evaluation of embeddings on a labeled set
+
+Usage: atst probe LABELS (--embeddings DIR|FILE.jsonl | --model CKPT) [flags]
+
+LABELS is a CSV with a header 'path,label' (several labels as 'a;b' make a
+multi-label task) and optional 'split' (train/valid/test) and 'fold'
+columns, or a folder DIR/<label>/<audio> (or DIR/<split>/<label>/<audio>).
+Paths in a CSV are relative to the CSV's folder.
+
+Splits: with a 'fold' column each fold is test once, the next fold is
+validation, the rest train; mean and std over folds are reported. With a
+'split' column, a missing validation split is a seeded stratified 10 % of
+train. With neither, a seeded stratified 80/10/10 split.
+
+Flags:
+  --embeddings SRC   outputs of 'atst embed': a folder of <path>.npy clip
+                     embeddings, or a --format jsonl file
+  --model CKPT       compute clip embeddings with this checkpoint instead
+  --cache DIR        embedding cache for --model (default .atst-cache)
+  --protocol P       reference (default; spec 5: BatchNorm, SGD, cosine,
+                     100 epochs, best validation epoch) or evar (train
+                     standardisation, Adam, early stopping)
+  --task T           auto (default: multi-label if any row has several
+                     labels), single or multi
+  --epochs N         override the protocol's epochs (100 reference, 200 evar)
+  --seed N           seed for splits, shuffles and init (default 0)
+  --report FILE      write the JSON report here (default: stdout)
+  --predictions FILE write per-file test predictions as CSV
+  --backend B        ${BACKENDS.join("|")} (default auto)
+  --quiet            no progress lines
+  -h, --help         this text
+
+Examples:
+  atst embed data/ --out emb/ && atst probe data/labels.csv --embeddings emb/
+  atst probe esc50.csv --model atst_small.safetensors --report esc50.json
+  atst probe data/ --embeddings emb.jsonl --protocol evar --predictions pred.csv
+
+Exit codes: 0 ok; 2 unusable labeled set or embeddings (unknown paths,
+labels in valid/test absent from train, a single class, empty splits,
+mismatched dimensions), nothing written.`;
+
+/** Runs `atst probe`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const { values, positionals, help } = parseFlags(args, {
+    embeddings: { type: "string" },
+    model: { type: "string" },
+    cache: { type: "string" },
+    protocol: { type: "string" },
+    task: { type: "string" },
+    epochs: { type: "string" },
+    seed: { type: "string" },
+    report: { type: "string" },
+    predictions: { type: "string" },
+    backend: { type: "string" },
+    quiet: { type: "boolean" },
+  });
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      `Expected one labeled set (CSV or folder), got ${positionals.length} (see 'atst probe --help')`,
+    );
+  }
+  const embeddings = str(values, "embeddings");
+  const model = str(values, "model");
+  if ((embeddings === undefined) === (model === undefined)) {
+    throw new UsageError("Give exactly one of --embeddings or --model");
+  }
+  const protocol = choice(values, "protocol", PROTOCOLS, "reference");
+  const task = choice(values, "task", ["auto", "single", "multi"] as const, "auto");
+  const epochsFlag = values.epochs === undefined
+    ? undefined
+    : num(values, "epochs", 0, { min: 1, integer: true });
+  const seed = num(values, "seed", 0, { min: 0, integer: true });
+  const reportPath = str(values, "report");
+  const predPath = str(values, "predictions");
+  if (reportPath && predPath && resolve(reportPath) === resolve(predPath)) {
+    throw new UsageError("--report and --predictions must be different files");
+  }
+  const quiet = values.quiet === true;
+  const backend = await useBackend(choice(values, "backend", BACKENDS, "auto"), { quiet });
+
+  const set = await readLabeledSet(positionals[0]!, { task });
+  const tEmbed = performance.now();
+  const table = embeddings !== undefined
+    ? await readEmbeddings(embeddings, set.items)
+    : await (await import("../lib/probe/model_embeddings.ts")).embedWithModel(model!, set.items, {
+      cache: str(values, "cache", ".atst-cache"),
+      quiet,
+    });
+  const embedSeconds = (performance.now() - tEmbed) / 1000;
+
+  const cfg = protocolConfig(protocol, { epochs: epochsFlag, seed });
+  let progress: Progress | undefined;
+  let current = "";
+  const tTrain = performance.now();
+  const outcome = await evaluateProbe(set, table, cfg, {
+    gemm: chooseGemm(new Set(set.items.flatMap((i) => i.labels)).size),
+    onEpoch: (fold, log) => {
+      if (quiet) return;
+      if (fold !== current) {
+        progress?.done();
+        current = fold;
+        progress = new Progress({
+          label: fold === "split" ? "probe" : `probe fold ${fold}`,
+          total: cfg.epochs,
+          logEverySeconds: 15,
+        });
+      }
+      progress!.tick(1, `loss ${log.loss.toFixed(4)} valid ${(100 * log.valid).toFixed(2)}`);
+    },
+  });
+  progress?.done();
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+
+  const report = buildReport({
+    tool: "atst probe",
+    set,
+    table,
+    cfg,
+    outcome,
+    modelPath: model,
+    backend,
+    timing: { embedSeconds, trainSeconds, totalSeconds: (performance.now() - t0) / 1000 },
+  });
+  if (predPath) await writeFileAtomic(predPath, predictionsCsv(set, outcome));
+  const json = JSON.stringify(report, null, 2) + "\n";
+  if (reportPath) await writeFileAtomic(reportPath, json);
+  else await Deno.stdout.write(new TextEncoder().encode(json));
+  console.error(formatTable(report));
+  return 0;
+}

@@ -1,0 +1,250 @@
+/**
+ * Reading the clip embeddings of a labeled set from the outputs of
+ * `atst embed`: a folder of `.npy` files mirroring the audio paths
+ * (`DIR/<rel path>.npy`, one 1-D float32 vector each), or one JSON Lines
+ * file (`--format jsonl`: a header line, then `{path, embedding}` objects).
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { UserError } from "../cli/errors.ts";
+import { decodeNpy } from "../io/npy.ts";
+import type { LabeledItem } from "./labeled_set.ts";
+
+/** Embeddings of a labeled set, rows in item order. */
+export interface EmbeddingTable {
+  /** `[n, dim]` row-major. */
+  x: Float32Array;
+  n: number;
+  dim: number;
+  /** Where they came from (folder, file or model). */
+  source: string;
+  /** sha256 of the model that made them, when known. */
+  modelSha256?: string;
+}
+
+/** Fills rows of a growing table, checking dimensions and finiteness. */
+export class TableBuilder {
+  #x: Float32Array | undefined;
+  #dim = 0;
+  #first = "";
+
+  constructor(readonly n: number) {}
+
+  /** Stores row `i` (taken from `where`, named in errors). */
+  set(i: number, v: ArrayLike<number>, where: string): void {
+    if (!this.#x) {
+      if (v.length === 0) throw new UserError(`Embedding '${where}' is empty`);
+      this.#dim = v.length;
+      this.#first = where;
+      this.#x = new Float32Array(this.n * this.#dim);
+    }
+    if (v.length !== this.#dim) {
+      throw new UserError(
+        `Embedding '${where}' has ${v.length} values but '${this.#first}' has ${this.#dim}; all embeddings must come from one model and protocol`,
+      );
+    }
+    for (let k = 0; k < v.length; k++) {
+      if (!Number.isFinite(v[k]!)) {
+        throw new UserError(`Embedding '${where}' contains a non-finite value at index ${k}`);
+      }
+    }
+    this.#x.set(v, i * this.#dim);
+  }
+
+  /** The finished table. */
+  finish(source: string, modelSha256?: string): EmbeddingTable {
+    return { x: this.#x ?? new Float32Array(0), n: this.n, dim: this.#dim, source, modelSha256 };
+  }
+}
+
+/** Paths to try for an item's embedding, most specific first. */
+export function npyCandidates(path: string): string[] {
+  const parts = path.replaceAll("\\", "/").split("/").filter((p) => p && p !== ".");
+  const out: string[] = [];
+  // Longest relative path first, then with leading folders dropped (CSV paths may carry a prefix).
+  for (let k = 0; k < parts.length; k++) {
+    const rel = parts.slice(k).join("/");
+    out.push(`${rel}.npy`);
+    const dot = rel.lastIndexOf(".");
+    if (dot > rel.lastIndexOf("/") + 1) out.push(`${rel.slice(0, dot)}.npy`);
+  }
+  return out;
+}
+
+function asClipVector(shape: number[], data: ArrayLike<number>, where: string): ArrayLike<number> {
+  const big = shape.filter((s) => s !== 1);
+  if (big.length > 1) {
+    throw new UserError(
+      `Embedding '${where}' has shape [${
+        shape.join(", ")
+      }]; the probe needs one clip embedding per file (embed at clip level)`,
+    );
+  }
+  return data;
+}
+
+/** Reads `DIR/<path>.npy` for every item (see {@link npyCandidates}). */
+export async function embeddingsFromDir(
+  dir: string,
+  items: LabeledItem[],
+): Promise<EmbeddingTable> {
+  const table = new TableBuilder(items.length);
+  for (const [i, item] of items.entries()) {
+    let found: string | undefined;
+    for (const rel of npyCandidates(item.path)) {
+      const p = resolve(dir, rel);
+      try {
+        const info = await Deno.stat(p);
+        if (info.isFile) {
+          found = p;
+          break;
+        }
+      } catch { /* try the next candidate */ }
+    }
+    if (!found) {
+      throw new UserError(
+        `No embedding for '${item.path}' in '${dir}' (looked for ${npyCandidates(item.path)[0]})`,
+      );
+    }
+    let arr;
+    try {
+      arr = decodeNpy(await Deno.readFile(found), found);
+    } catch (err) {
+      throw new UserError(`Cannot read embedding '${found}': ${(err as Error).message}`);
+    }
+    table.set(i, asClipVector(arr.shape, arr.data, found), found);
+  }
+  return table.finish(dir, await manifestSha(dir));
+}
+
+/** The model hash from a manifest `embed` may leave next to its outputs, if any. */
+async function manifestSha(dir: string): Promise<string | undefined> {
+  for (const name of ["embed.json", "manifest.json", "_meta.json"]) {
+    try {
+      const meta = JSON.parse(await Deno.readTextFile(resolve(dir, name)));
+      const sha = findSha(meta);
+      if (sha) return sha;
+    } catch { /* no manifest */ }
+  }
+  return undefined;
+}
+
+/** A 64-hex model hash under a key like sha256 / model_sha256 / modelSha256 in a header object. */
+function findSha(obj: unknown, depth = 0): string | undefined {
+  if (!obj || typeof obj !== "object" || depth > 2) return undefined;
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v === "string" && /sha256/i.test(k) && /^[0-9a-f]{64}$/i.test(v)) return v;
+  }
+  for (const v of Object.values(obj)) {
+    const s = findSha(v, depth + 1);
+    if (s) return s;
+  }
+  return undefined;
+}
+
+async function* lines(path: string): AsyncGenerator<string> {
+  const file = await Deno.open(path);
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of file.readable) {
+    buf += dec.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
+  }
+  buf += dec.decode();
+  if (buf) yield buf;
+}
+
+function normPath(p: string): string {
+  return p.replaceAll("\\", "/").replace(/^\.\//, "");
+}
+
+/**
+ * Reads the embeddings of `items` from an `embed --format jsonl` file. An
+ * item matches the record whose `path` equals its path (as written, or
+ * resolved), or, failing that, the one record whose path ends with it.
+ */
+export async function embeddingsFromJsonl(
+  file: string,
+  items: LabeledItem[],
+): Promise<EmbeddingTable> {
+  const want = new Map<string, number>();
+  items.forEach((it, i) => {
+    want.set(normPath(it.path), i);
+    want.set(normPath(it.resolved), i);
+  });
+  const table = new TableBuilder(items.length);
+  const done = new Uint8Array(items.length);
+  const unmatched: { path: string; v: number[] }[] = [];
+  let sha: string | undefined;
+  let lineNo = 0;
+  try {
+    for await (const line of lines(file)) {
+      lineNo++;
+      if (!line.trim()) continue;
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        throw new UserError(`Embeddings file '${file}' line ${lineNo} is not JSON`);
+      }
+      const v = rec.embedding ?? rec.clip;
+      if (!Array.isArray(v)) {
+        if (lineNo === 1 || !("path" in rec)) {
+          sha ??= findSha(rec);
+          continue; // header or metadata line
+        }
+        throw new UserError(`Embeddings file '${file}' line ${lineNo} has no 'embedding' array`);
+      }
+      if (v.length && Array.isArray(v[0])) {
+        throw new UserError(
+          `Embeddings file '${file}' line ${lineNo} holds frame embeddings; the probe needs clip embeddings`,
+        );
+      }
+      const p = normPath(String(rec.path ?? ""));
+      const i = want.get(p) ?? want.get(normPath(resolve(p)));
+      if (i === undefined) unmatched.push({ path: p, v: v as number[] });
+      else if (!done[i]) {
+        table.set(i, v as number[], `${file}:${lineNo}`);
+        done[i] = 1;
+      }
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(`Embeddings file '${file}' does not exist`);
+    }
+    throw err;
+  }
+  for (const [i, item] of items.entries()) {
+    if (done[i]) continue;
+    const tail = "/" + normPath(item.path).replace(/^(\.\.\/)+/, "");
+    const hits = unmatched.filter((u) => ("/" + u.path).endsWith(tail));
+    if (hits.length !== 1) {
+      throw new UserError(
+        hits.length
+          ? `Embeddings file '${file}' has ${hits.length} records matching '${item.path}'`
+          : `No embedding for '${item.path}' in '${file}'`,
+      );
+    }
+    table.set(i, hits[0]!.v, `${file} (${hits[0]!.path})`);
+  }
+  return table.finish(file, sha);
+}
+
+/** Reads embeddings from a folder of .npy files or a .jsonl file. */
+export async function readEmbeddings(
+  source: string,
+  items: LabeledItem[],
+): Promise<EmbeddingTable> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(source);
+  } catch {
+    throw new UserError(`Embeddings '${source}' do not exist`);
+  }
+  return info.isDirectory ? embeddingsFromDir(source, items) : embeddingsFromJsonl(source, items);
+}
