@@ -18,6 +18,13 @@ import {
   wavSeconds,
 } from "../lib/demo/data.ts";
 import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
+import {
+  type DemoReport,
+  formatTable,
+  meanStd,
+  type MethodResult,
+  parseReport,
+} from "../lib/demo/report.ts";
 
 // Local stand-ins for tests/_helpers.ts (its `fromFileUrl` import from node:path fails at runtime).
 function readFixtureNpy(...parts: string[]): NpyArray {
@@ -212,4 +219,57 @@ Deno.test("findDemoData() names the apt-get command when the data is missing", a
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
+});
+
+function sampleReport(): DemoReport {
+  const result = (key: MethodResult["key"], folds: number[]): MethodResult => ({
+    key,
+    name: key,
+    dim: 128,
+    folds,
+    ...meanStd(folds),
+  });
+  return {
+    version: 1,
+    command: "deno task demo --quick",
+    quick: true,
+    data: { root: "/r", classes: ["en", "es"], labeledPerClass: 6, folds: 3, unlabeled: 8 },
+    pretrain: { size: "tiny", steps: 2, seconds: 1, firstLoss: 3.9, lastLoss: 3.8 },
+    stages: [{ name: "data", seconds: 0.1, outputs: ["data/labels.csv"] }],
+    results: [
+      result("baseline", [0.5, 1, 0.75]),
+      result("random", [0.5, 0.5, 0.5]),
+      result("pretrained", [1, 1, 0.5]),
+    ],
+    plots: { loss: "loss.png", pca: ["pca_pretrained.png"] },
+    totalSeconds: 12,
+  };
+}
+
+Deno.test("parseReport() accepts a well-formed report and names the first bad field", () => {
+  const good = sampleReport();
+  assert.deepEqual(parseReport(JSON.stringify(good)), good);
+  assert.throws(() => parseReport("{"), /not JSON/);
+  const badFolds = sampleReport();
+  badFolds.results[1]!.folds = [0.5];
+  assert.throws(() => parseReport(JSON.stringify(badFolds)), /random: expected 3 fold accuracies/);
+  const badAcc = sampleReport();
+  badAcc.results[2]!.folds[0] = 1.5;
+  assert.throws(() => parseReport(JSON.stringify(badAcc)), /pretrained: accuracy 1.5 outside 0..1/);
+  const order = sampleReport();
+  order.results.reverse();
+  assert.throws(
+    () => parseReport(JSON.stringify(order)),
+    /results must be baseline, random, pretrained/,
+  );
+});
+
+Deno.test("formatTable() prints one row per method with mean, std and folds in percent", () => {
+  const r = sampleReport();
+  const text = formatTable(r.results, 2);
+  const lines = text.split("\n");
+  assert.match(lines[0]!, /^\| features +\| dim \| accuracy % \(mean ± std\) +\| per fold % +\|$/);
+  assert.match(lines[2]!, /^\| baseline +\| 128 \| 75\.0 ± 20\.4 +\| 50\.0 100\.0 75\.0 +\|$/);
+  assert.equal(lines.filter((l) => l.startsWith("|")).length, 5);
+  assert.match(text, /Chance level: 50\.0 %/);
 });

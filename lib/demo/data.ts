@@ -73,6 +73,14 @@ export function wavSeconds(header: Uint8Array): number | undefined {
   return undefined;
 }
 
+/** Prompts that are tones, not speech (the same in every language). */
+const NON_SPEECH = new Set([
+  "beep.wav",
+  "beeperr.wav",
+  "ascending-2tone.wav",
+  "descending-2tone.wav",
+]);
+
 async function readHeader(path: string, n = 4096): Promise<Uint8Array> {
   const f = await Deno.open(path);
   try {
@@ -98,7 +106,9 @@ async function listWavs(dir: string): Promise<string[]> {
     for (const e of entries) {
       // silence/ holds digital silence of fixed lengths: no language in it.
       if (e.isDirectory && e.name !== "silence") await walk(join(d, e.name));
-      else if (e.isFile && e.name.endsWith(".wav")) out.push(join(d, e.name));
+      else if (e.isFile && e.name.endsWith(".wav") && !NON_SPEECH.has(e.name)) {
+        out.push(join(d, e.name));
+      }
     }
   };
   await walk(dir);
@@ -107,7 +117,8 @@ async function listWavs(dir: string): Promise<string[]> {
 
 /**
  * Finds the installed prompts under `root` and returns, per label, the clips
- * between {@link MIN_SECONDS} and {@link MAX_SECONDS} long, sorted by path.
+ * between {@link MIN_SECONDS} and {@link MAX_SECONDS} long, sorted by path
+ * (tones and the silence/ folder left out).
  * Throws UserError naming the apt-get command when a language is missing.
  *
  * @example
