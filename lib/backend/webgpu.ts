@@ -86,6 +86,8 @@ async function probe(): Promise<AdapterProbe> {
     return { ok: false, reason: `requesting a WebGPU adapter failed: ${firstLine(err)}` };
   }
   if (!adapter) {
+    const only = Deno.env.get("DENO_WEBGPU_BACKEND");
+    if (only) return { ok: false, reason: `no WebGPU adapter for DENO_WEBGPU_BACKEND=${only}` };
     return {
       ok: false,
       reason: "no WebGPU adapter (no Vulkan driver found: install the GPU vendor's Vulkan " +
@@ -110,14 +112,26 @@ async function probe(): Promise<AdapterProbe> {
   return { ok: true, description, software: fallback || SOFTWARE_NAMES.test(description) };
 }
 
+/** Options of {@link initWebGpu}. */
+export interface WebGpuOptions {
+  /**
+   * Let tfjs run ops on small tensors that still live in JS memory with its
+   * cpu kernels (tfjs's default, true). Tests turn it off so every op they
+   * check runs as a GPU shader.
+   */
+  cpuForward?: boolean;
+}
+
 /**
  * Registers tfjs-backend-webgpu (on first use) and makes it the active
  * backend. Throws with the reason when no adapter can be used.
  */
-export async function initWebGpu(): Promise<AdapterProbe & { ok: true }> {
+export async function initWebGpu(opts: WebGpuOptions = {}): Promise<AdapterProbe & { ok: true }> {
   const adapter = await probeAdapter();
   if (!adapter.ok) throw new Error(adapter.reason);
   await import("@tensorflow/tfjs-backend-webgpu");
+  // The flag exists only once the package is loaded.
+  if (opts.cpuForward !== undefined) tf.env().set("WEBGPU_CPU_FORWARD", opts.cpuForward);
   if (!(await tf.setBackend("webgpu"))) {
     throw new Error(`tfjs could not start on adapter ${adapter.description}`);
   }
