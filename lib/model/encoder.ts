@@ -64,12 +64,9 @@ class Linear {
   }
   /** x [M, in] -> [M, out]; the weight stays [out, in] (transposeB, no copy). */
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.fused.matMul({
-      a: x,
-      b: this.weight as tf.Tensor2D,
-      transposeB: true,
-      bias: this.bias,
-    }) as tf.Tensor2D;
+    // Not tf.fused.matMul: tfjs-backend-wasm 4.22 adds the bias wrongly when transposeB is set.
+    const y: tf.Tensor2D = tf.matMul(x, this.weight as tf.Tensor2D, false, true); // [M, out]
+    return this.bias ? tf.add(y, this.bias) : y;
   }
 }
 

@@ -1,0 +1,313 @@
+"""Golden fixtures for the ATST encoder, checkpoint import and embedding.
+
+Run with Debian's torch 1.13:  /usr/bin/python3 tools/gen_model_fixtures.py
+
+A float64 PyTorch re-statement of the reference encoder (spec section 2,
+the authors' `AST` module) and of its clip-embedding protocol (spec 4.1,
+`get_intermediate_layers_chunks`, with the remaining-length quirk), with
+random weights on two small shapes, writes to fixtures/model/:
+
+- a.ckpt         Lightning-style checkpoint written by torch.save: state_dict
+                 with model.teacher.encoder.* (D=64, depth 2, 1 head), student
+                 keys sharing the teacher's storages, narrow projector keys, one
+                 non-contiguous tensor, hyper_parameters (AttributeDict) with
+                 train_len 4.0 (chunks of 401 frames).
+- a_plain.pth    the same teacher in the older plain form: {"teacher": {...}}
+                 with module.backbone. prefixes and an argparse Namespace.
+- b.safetensors  D=32, depth 3, 2 heads, in our format (written by hand here).
+- refs.json      small reference outputs (clip embeddings) as float64 lists.
+- b_blocks.npy   model b block outputs [3 blocks, 3, 33, 32] (float64) for a
+                 padded batch.
+- a_frames.npy   model a frame-mode tokens for one clip (float32).
+
+Inputs are procedural (`signal` below, mirrored in tests/_model_inputs.ts),
+so no input arrays are stored.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import types
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "model")
+DEFAULT_MEL = {
+    "sampleRate": 16000, "nFft": 1024, "winLength": 1024, "hop": 160, "nMels": 64,
+    "fMin": 60, "fMax": 7800, "topDb": 80, "scaleMin": -79.6482, "scaleMax": 50.6842,
+}
+
+
+def signal(frames, seed):
+    """[64, frames] float32 test input; tests/_model_inputs.ts computes the same."""
+    f = np.arange(64, dtype=np.float64)[:, None]
+    t = np.arange(frames, dtype=np.float64)[None, :]
+    x = np.sin(0.37 * f + 0.11 * t + seed) * np.cos(0.023 * t * (1 + f % 5) + 0.5 * seed)
+    return x.astype(np.float32)
+
+
+# ---------------------------------------------------------------- reference model
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, mask):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q @ k.transpose(-2, -1)) * self.scale + mask
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, N, C)
+        return self.proj(x)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()  # exact (erf) form
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, 4 * dim)
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.norm1(x), mask)
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.patch_embed = nn.Linear(256, dim)
+
+
+class AST(nn.Module):
+    def __init__(self, dim, depth, heads):
+        super().__init__()
+        self.patch_embed = PatchEmbed(dim)
+        self.mask_embed = nn.Parameter(torch.zeros(1, 1, dim))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 251, dim))
+        self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def tokens(self, x, length):
+        """x [B, 64, T], length [B] frames -> tokens [B, 1+N, D], patch_length [B]."""
+        B, F, T = x.shape
+        N = T // 4
+        p = x[:, :, : N * 4].reshape(B, F, N, 4).permute(0, 2, 1, 3).reshape(B, N, F * 4)
+        h = torch.cat([self.cls_token.expand(B, -1, -1), self.patch_embed.patch_embed(p)], 1)
+        h = h + self.pos_embed[:, : N + 1]
+        return h, (length - length % 4) // 4
+
+    def intermediate(self, x, length, n):
+        """The reference's get_intermediate_layers: last n blocks through the final norm."""
+        h, plen = self.tokens(x, length)
+        B, M, _ = h.shape
+        mask = -10000.0 * (torch.arange(M)[None, :] >= (plen + 1)[:, None]).double()
+        mask = mask[:, None, None, :]
+        out = []
+        for i, blk in enumerate(self.blocks):
+            h = blk(h, mask)
+            if len(self.blocks) - i <= n:
+                out.append(self.norm(h))
+        return out, plen
+
+    def chunks(self, x, length, n, chunk_len, corrected=False):
+        """The reference's get_intermediate_layers_chunks (spec 4.1)."""
+        total = x.shape[-1]
+        n = min(n, len(self.blocks))
+        cls_acc, avg_acc, marks = [], [], []
+        for i in range(total // chunk_len + 1):
+            cur = torch.clip(length - i * chunk_len, 0)
+            mark = cur > 0 if i == 0 else cur > chunk_len // 2
+            xc = x[:, :, i * chunk_len: min((i + 1) * chunk_len, total)]
+            outs, plen = self.intermediate(xc, cur, n)
+            Nc = outs[0].shape[1] - 1
+            valid = (torch.arange(Nc)[None, :] < plen[:, None]).double()[..., None]
+            denom = plen.double()[:, None] + 1e-6
+            if corrected:
+                denom = torch.clamp(plen, max=Nc).double()[:, None] + 1e-6
+            cls_acc.append([o[:, 0] for o in outs])
+            avg_acc.append([(o[:, 1:] * valid).sum(1) / denom for o in outs])
+            marks.append(mark.double()[:, None])
+        m = torch.stack(marks)  # [chunks, B, 1]
+        cls = [sum(c[j] * mk for c, mk in zip(cls_acc, m)) / m.sum(0) for j in range(n)]
+        avg = [sum(a[j] * mk for a, mk in zip(avg_acc, m)) / m.sum(0) for j in range(n)]
+        return torch.cat(cls + avg, -1)
+
+
+def randomise(model, seed):
+    """Weights with enough spread that attention, GELU and LayerNorm all matter."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+            elif p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=g) * 1.5 / math.sqrt(p.shape[1]))
+            else:
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+
+
+# ---------------------------------------------------------------- writers
+
+
+def rounded(t):
+    return [float(f"{v:.10g}") for v in t.tolist()]
+
+
+def write_safetensors(path, state, metadata):
+    header, blobs, off = {"__metadata__": metadata}, [], 0
+    for k, v in state.items():
+        b = v.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def lightning_attribute_dict():
+    """pytorch_lightning's AttributeDict class under its real module path (for pickle)."""
+    mod = types.ModuleType("pytorch_lightning.utilities.parsing")
+
+    class AttributeDict(dict):
+        pass
+
+    AttributeDict.__module__ = mod.__name__
+    AttributeDict.__qualname__ = "AttributeDict"
+    mod.AttributeDict = AttributeDict
+    for name in ["pytorch_lightning", "pytorch_lightning.utilities", mod.__name__]:
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules[mod.__name__] = mod
+    return AttributeDict
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.set_default_dtype(torch.float64)
+    refs = {}
+
+    # Model a: the Lightning checkpoint.
+    a = AST(64, 2, 1)
+    randomise(a, 1)
+    a.eval()
+    sd = OrderedDict()
+    teacher = OrderedDict((k, v.detach().float().clone()) for k, v in a.state_dict().items())
+    # One stored non-contiguous (a transposed view), as torch.save keeps strides.
+    qkv = teacher["blocks.1.attn.qkv.weight"]
+    teacher["blocks.1.attn.qkv.weight"] = qkv.t().contiguous().t()
+    assert not teacher["blocks.1.attn.qkv.weight"].is_contiguous()
+    for k, v in teacher.items():
+        sd["model.student.encoder." + k] = v  # shares the storage: stored once
+    g = torch.Generator().manual_seed(7)
+    for who in ["student", "teacher"]:
+        sd[f"model.{who}.projector.0.weight"] = torch.randn(48, 64, generator=g).float()
+        sd[f"model.{who}.projector.1.weight"] = torch.ones(48).float()
+        sd[f"model.{who}.projector.1.running_mean"] = torch.zeros(48).float()
+        sd[f"model.{who}.projector.1.num_batches_tracked"] = torch.tensor(5)
+        sd[f"model.{who}.projector.3.weight"] = torch.randn(16, 48, generator=g).float()
+    sd["model.student.predictor.0.weight"] = torch.randn(48, 16, generator=g).float()
+    for k, v in teacher.items():
+        sd["model.teacher.encoder." + k] = v
+    AttributeDict = lightning_attribute_dict()
+    hp = AttributeDict(arch="custom", learning_rate=5e-4, warmup_steps=1300, max_steps=39000,
+                       ema=0.99, train_len=4.0, batch_size_per_gpu=256, data_path="/data")
+    ckpt = {
+        "epoch": 3, "global_step": 1234, "pytorch-lightning_version": "1.6.5",
+        "state_dict": sd, "loops": {"fit_loop": {"state_dict": {}}}, "callbacks": {},
+        "optimizer_states": [], "lr_schedulers": [], "hparams_name": "kwargs",
+        "hyper_parameters": hp,
+    }
+    torch.save(ckpt, os.path.join(OUT, "a.ckpt"))
+
+    plain_teacher = OrderedDict(("module.backbone." + k, v.clone()) for k, v in teacher.items())
+    plain_teacher["module.head.mlp.0.weight"] = torch.randn(32, 64, generator=g).float()
+    args = argparse.Namespace(arch="ast", anchor_len=[4.0], lr=5e-4, batch_size_per_gpu=64)
+    torch.save({"teacher": plain_teacher, "epoch": 10, "args": args},
+               os.path.join(OUT, "a_plain.pth"))
+
+    # Clip protocol on model a: several widths (12 s = 1201 frames gives 3 chunks of 401).
+    chunk = int(4.0 * 16000 / 160 + 1)
+    widths = [1201, 802, 530, 87, 3]
+    clips = {}
+    for j, w in enumerate(widths):
+        x = torch.from_numpy(signal(w, j + 1).astype(np.float64))[None]
+        L = torch.tensor([w])
+        with torch.no_grad():
+            clips[str(w)] = {
+                "quirk": rounded(a.chunks(x, L, 12, chunk)[0]),
+                "corrected": rounded(a.chunks(x, L, 12, chunk, corrected=True)[0]),
+            }
+    # Batched with zero padding, the reference gives the same numbers (independence).
+    xb = torch.zeros(len(widths), 64, max(widths))
+    for j, w in enumerate(widths):
+        xb[j, :, :w] = torch.from_numpy(signal(w, j + 1).astype(np.float64))
+    with torch.no_grad():
+        batched = a.chunks(xb, torch.tensor(widths), 12, chunk)
+    for j, w in enumerate(widths):
+        assert torch.allclose(batched[j], torch.tensor(clips[str(w)]["quirk"]), atol=1e-9), w
+    refs["a"] = {"chunk": chunk, "widths": widths, "clips": clips}
+
+    # Frame mode on model a: chunks of chunk - chunk % 4 frames, last block through the norm.
+    w, fc = 530, chunk - chunk % 4
+    x = torch.from_numpy(signal(w, 9).astype(np.float64))[None]
+    frames = []
+    with torch.no_grad():
+        for s in range(0, w - w % 4, fc):
+            xc = x[:, :, s: min(s + fc, w - w % 4)]
+            out, _ = a.intermediate(xc, torch.tensor([xc.shape[-1]]), 1)
+            frames.append(out[-1][0, 1:])
+    np.save(os.path.join(OUT, "a_frames.npy"), torch.cat(frames).numpy().astype(np.float32))
+    refs["a_frames"] = {"width": w, "seed": 9, "chunkFrames": fc}
+
+    # Model b (our format): a padded batch with lengths not divisible by 4.
+    b = AST(32, 3, 2)
+    randomise(b, 2)
+    cfg = {"size": "custom", "dim": 32, "depth": 3, "heads": 2, "mlpRatio": 4, "nMels": 64,
+           "patchFrames": 4, "maxPatches": 250, "lnEps": 1e-6, "dropPathRate": 0.1}
+    write_safetensors(os.path.join(OUT, "b.safetensors"), b.state_dict(), {
+        "format": "pt", "producer": "tools/gen_model_fixtures.py", "encoder": json.dumps(cfg),
+        "mel": json.dumps(DEFAULT_MEL), "trainCropSeconds": "6.0",
+    })
+    lengths = [131, 97, 42]
+    xb = torch.zeros(3, 64, 131)
+    for j, L in enumerate(lengths):
+        xb[j, :, :L] = torch.from_numpy(signal(L, 20 + j).astype(np.float64))
+    with torch.no_grad():
+        outs, _ = b.intermediate(xb, torch.tensor(lengths), 3)
+    np.save(os.path.join(OUT, "b_blocks.npy"), torch.stack(outs).numpy())
+    refs["b"] = {"lengths": lengths, "seeds": [20, 21, 22], "width": 131}
+
+    with open(os.path.join(OUT, "refs.json"), "w") as f:
+        # 10 significant digits: far below the 1e-4 tolerance, half the size.
+        f.write(json.dumps(refs, default=str).replace(", ", ","))
+    for name in sorted(os.listdir(OUT)):
+        print(f"{name:16s} {os.path.getsize(os.path.join(OUT, name)):>9,d} bytes")
+
+
+if __name__ == "__main__":
+    main()
