@@ -6,9 +6,12 @@
  */
 import { tf } from "../lib/backend/tf.ts";
 import { registerNativeBackend } from "../lib/backend/native/register.ts";
+import { gelu, layerNorm } from "../lib/backend/native/fused_ops.ts";
+import { enableGradients } from "../lib/model/gradients.ts";
 import { assertAtMost, assertNoTensorLeak, relErr } from "./_helpers.ts";
 import assert from "node:assert/strict";
 
+await enableGradients();
 const native = await registerNativeBackend();
 if (!native.ok) console.error(`native backend tests ignored: ${native.reason}`);
 const ignore = !native.ok;
@@ -212,5 +215,132 @@ Deno.test({
       again.ok && again.libs.length > 0 && /blas/i.test(again.libs[0]!),
       JSON.stringify(again),
     );
+  },
+});
+
+Deno.test({
+  name: "native elementwise ops match cpu under every broadcast pattern the encoder uses",
+  ignore,
+  async fn() {
+    const pairs: [number[], number[]][] = [
+      [[4, 7, 9], [4, 7, 9]], // same shape
+      [[4, 7, 9], [9]], // row vector (bias, LayerNorm weight)
+      [[4, 7, 9], [4, 7, 1]], // per-row value (x - mean)
+      [[2, 3, 5, 5], [2, 1, 1, 5]], // attention key mask
+      [[4, 7, 9], []], // scalar
+      [[1, 7, 1], [4, 1, 9]], // both sides broadcast
+      [[2, 1, 3, 1, 4, 1], [1, 5, 1, 6, 1, 7]], // needs the cpu fallback
+    ];
+    for (const [sa, sb] of pairs) {
+      await assertSameAsCpu(`binary ${sa} ${sb}`, () => {
+        const a = t(sa, 50), b = tf.add(t(sb, 51), 1.5); // keep divisors away from 0
+        return [
+          tf.add(a, b),
+          tf.sub(b, a),
+          tf.mul(a, b),
+          tf.div(a, b),
+          tf.squaredDifference(a, b),
+          tf.maximum(a, b),
+          tf.minimum(b, a),
+        ];
+      });
+    }
+    await assertSameAsCpu("unary", () => {
+      const x = tf.mul(t([5, 300], 52), 6);
+      const pos = tf.add(tf.abs(x), 0.1);
+      return [
+        tf.exp(x),
+        tf.log(pos),
+        tf.sqrt(pos),
+        tf.rsqrt(pos),
+        tf.square(x),
+        tf.neg(x),
+        tf.abs(x),
+        tf.reciprocal(pos),
+        tf.tanh(x),
+        tf.sigmoid(x),
+        tf.relu(x),
+        tf.erf(x),
+      ];
+    });
+    await assertSameAsCpu(
+      "int32 falls back",
+      () => tf.add(tf.tensor1d([1, 2, 3], "int32"), tf.scalar(4, "int32")),
+    );
+  },
+});
+
+Deno.test({
+  name: "native transpose, slice and reductions match cpu",
+  ignore,
+  async fn() {
+    await assertSameAsCpu(
+      "transpose heads",
+      () => tf.transpose(t([2, 5, 3, 4, 6], 60), [2, 0, 3, 1, 4]),
+    );
+    await assertSameAsCpu("transpose back", () => tf.transpose(t([2, 4, 5, 6], 61), [0, 2, 1, 3]));
+    await assertSameAsCpu("transpose 2d", () => tf.transpose(t([37, 23], 62)));
+    await assertSameAsCpu(
+      "transpose int32",
+      () => tf.transpose(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], "int32")),
+    );
+    await assertSameAsCpu(
+      "slice",
+      () => [
+        tf.slice(t([2, 8, 13], 63), [0, 0, 0], [2, 8, 12]),
+        tf.slice(t([1, 9, 5], 64), [0, 2, 1], [1, 4, 3]),
+      ],
+    );
+    await assertSameAsCpu("reductions", () => {
+      const x = t([3, 4, 5, 6], 65);
+      return [
+        tf.sum(x, -1),
+        tf.mean(x, -1, true),
+        tf.max(x, 3),
+        tf.min(x, -1),
+        tf.sum(x, 0),
+        tf.mean(x, [0, 1]),
+        tf.sum(x, [1, 2], true),
+        tf.max(x, [1, 2]),
+        tf.sum(x, [0, 2]),
+        tf.sum(x), // non-contiguous axes and all axes
+      ];
+    });
+  },
+});
+
+Deno.test({
+  name: "native softmax matches cpu, masked rows included",
+  ignore,
+  async fn() {
+    await assertSameAsCpu("softmax", () => {
+      const logits = tf.mul(t([2, 3, 7, 7], 70), 8);
+      const mask = tf.tensor4d([0, 0, 0, 0, -1e4, -1e4, -1e4, 0, 0, 0, 0, 0, 0, 0], [2, 1, 1, 7]);
+      return tf.softmax(tf.add(logits, mask));
+    });
+    await assertSameAsCpu("softmax grads", () => {
+      const w = t([4, 9], 71);
+      return tf.grads((x: tf.Tensor) => tf.sum(tf.mul(tf.softmax(x), w)))([
+        tf.mul(t([4, 9], 72), 3),
+      ]);
+    });
+  },
+});
+
+Deno.test({
+  name: "fused GELU and LayerNorm on native match the composed formulas on cpu, gradients included",
+  ignore,
+  async fn() {
+    const fn = () => {
+      const x = tf.mul(t([3, 11, 16], 80), 4);
+      const w = tf.add(t([16], 81), 1), b = t([16], 82), up = t([3, 11, 16], 83);
+      const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(gelu(layerNorm(x, w, b, 1e-6)), up));
+      return [gelu(x), layerNorm(x, w, b, 1e-6), ...tf.grads(f)([x, w, b])];
+    };
+    // On cpu these take the composed path (no fused kernels there), so this compares two implementations.
+    await tf.setBackend("cpu");
+    assert.equal(tf.getKernel("AtstGelu", "cpu"), undefined);
+    await assertSameAsCpu("fused ops", fn);
   },
 });

@@ -18,6 +18,7 @@ import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { loadBlas } from "./_blas.ts";
 import { matMulKernels } from "./matmul.ts";
 import { fastKernels } from "./kernels.ts";
+import { fusedOpKernels } from "./fused_ops.ts";
 
 /** Name the backend is registered under. */
 export const NATIVE_BACKEND = "native";
@@ -51,7 +52,11 @@ async function register(): Promise<NativeStatus> {
   }
   const blas = loadBlas();
   if (typeof blas === "string") return { ok: false, reason: blas };
-  const overrides = [...matMulKernels(blas, NATIVE_BACKEND), ...fastKernels(NATIVE_BACKEND)];
+  const overrides = [
+    ...matMulKernels(blas, NATIVE_BACKEND),
+    ...fastKernels(NATIVE_BACKEND),
+    ...fusedOpKernels(NATIVE_BACKEND),
+  ];
   const replaced = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
     if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });

@@ -1,0 +1,49 @@
+/**
+ * Softmax over the last axis in one pass per row for the "native" backend
+ * (tfjs's cpu kernel chains five kernels and four temporaries).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { fastExp } from "./_fast_math.ts";
+
+/** Row-wise softmax of `x` viewed as [rows, n] into `out`. */
+export function softmaxRows(x: Float32Array, n: number, out: Float32Array): void {
+  const rows = n > 0 ? x.length / n : 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * n;
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) if (x[base + i]! > m) m = x[base + i]!;
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const e = fastExp(x[base + i]! - m);
+      out[base + i] = e;
+      s += e;
+    }
+    const inv = 1 / s;
+    for (let i = 0; i < n; i++) out[base + i]! *= inv;
+  }
+}
+
+/** Kernel config for Softmax on `backendName`. */
+export function softmaxKernel(backendName: string): tf.KernelConfig {
+  const cpu = tf.getKernel("Softmax", "cpu")!;
+  return {
+    kernelName: "Softmax",
+    backendName,
+    kernelFunc: (args) => {
+      const { logits } = args.inputs as { logits: tf.TensorInfo };
+      const { dim } = args.attrs as unknown as { dim: number };
+      const rank = logits.shape.length;
+      if (logits.dtype !== "float32" || rank === 0 || (dim !== -1 && dim !== rank - 1)) {
+        return cpu.kernelFunc(args);
+      }
+      const backend = args.backend as MathBackendCPU;
+      const x = backend.data.get(logits.dataId).values as Float32Array;
+      const out = new Float32Array(x.length);
+      softmaxRows(x, logits.shape[rank - 1]!, out);
+      return backend.makeTensorInfo(logits.shape, "float32", out);
+    },
+  };
+}
