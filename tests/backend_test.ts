@@ -196,3 +196,18 @@ Deno.test("atst --backends lists every backend, whether it is usable here, and a
   assert.match(line(pick), /^available/);
   if (adapter.ok && adapter.software) assert.notEqual(pick, "webgpu");
 });
+
+Deno.test("the CLI gives WebGPU a private XDG_RUNTIME_DIR when none is set, so Vulkan stays quiet", async () => {
+  const env = Deno.env.toObject();
+  delete env.XDG_RUNTIME_DIR;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "--backends"],
+    clearEnv: true,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.ok(!stderr.includes("XDG_RUNTIME_DIR"), stderr);
+});

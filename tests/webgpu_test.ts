@@ -11,6 +11,10 @@ import { initWebGpu, probeAdapter } from "../lib/backend/webgpu.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { assertAtMost, relErr } from "./_helpers.ts";
 import { pretrainStepOn } from "./_webgpu_step.ts";
+import { fixture, type ModelRefs, readFixtureNpy, signal } from "./_model_inputs.ts";
+import { readSafetensors } from "../lib/model/safetensors.ts";
+import { buildEncoder } from "../lib/model/weights.ts";
+import type { EncoderConfig } from "../lib/model/config.ts";
 
 const adapter = await probeAdapter();
 const noAdapter = !adapter.ok;
@@ -182,6 +186,50 @@ Deno.test({
       () => tf.mul(tf.tensor1d(values), tf.onesLike(tf.tensor1d(values))),
     );
     assert.deepEqual(Array.from(got!), Array.from(Float32Array.from(values)));
+  },
+});
+
+Deno.test({
+  name: "a synchronous read of a GPU tensor fails with a message pointing to await data()",
+  ignore: noAdapter,
+  async fn() {
+    await initWebGpu({ cpuForward: false });
+    const y = tf.add(tf.tensor1d([1, 2, 3]), 1); // computed on the GPU
+    assert.throws(
+      () => y.dataSync(),
+      /cannot be read synchronously in Deno.*await tensor\.data\(\)/,
+    );
+    assert.deepEqual(Array.from(await y.data()), [2, 3, 4]);
+    y.dispose();
+  },
+});
+
+Deno.test({
+  name: "the encoder matches the PyTorch reference on webgpu (padded batch, every block)",
+  ignore: noAdapter,
+  async fn() {
+    // Model b of fixtures/model (D=32, 3 blocks, 2 heads), see tools/gen_model_fixtures.py.
+    const refs: ModelRefs = JSON.parse(Deno.readTextFileSync(fixture("model", "refs.json")));
+    const { lengths, seeds, width } = refs.b;
+    const x = new Float32Array(lengths.length * 64 * width); // zero padding
+    lengths.forEach((L, b) => {
+      const s = signal(L, seeds[b]!);
+      for (let f = 0; f < 64; f++) x.set(s.subarray(f * L, (f + 1) * L), (b * 64 + f) * width);
+    });
+    const ref = readFixtureNpy("model", "b_blocks.npy"); // [3 blocks, 3, 33, 32]
+    const per = ref.data.length / 3;
+    await initWebGpu({ cpuForward: false });
+    const st = readSafetensors(Deno.readFileSync(fixture("model", "b.safetensors")));
+    const encoder = buildEncoder(JSON.parse(st.metadata.encoder!) as EncoderConfig, st.tensors);
+    const input = tf.tensor3d(x, [lengths.length, 64, width]);
+    const outs = encoder.blockOutputs(input, lengths, 3);
+    for (let i = 0; i < 3; i++) {
+      const err = relErr(await outs[i]!.data(), ref.data.subarray(i * per, (i + 1) * per));
+      // Spec §7: GPU backends within 1e-3 of the float64 reference.
+      assertAtMost(err, 1e-3, `block ${i} relative error on webgpu`);
+    }
+    tf.dispose([input, ...outs]);
+    encoder.dispose();
   },
 });
 

@@ -135,7 +135,37 @@ export async function initWebGpu(opts: WebGpuOptions = {}): Promise<AdapterProbe
   if (!(await tf.setBackend("webgpu"))) {
     throw new Error(`tfjs could not start on adapter ${adapter.description}`);
   }
+  explainSyncReads(tf.backend() as unknown as SyncReader);
   return adapter;
+}
+
+interface SyncReader {
+  readSync(dataId: object): unknown;
+  tensorMap: { get(dataId: object): { values?: unknown; resource?: unknown } | undefined };
+  [patched]?: true;
+}
+const patched = Symbol("atst-readSync");
+
+/**
+ * tfjs-webgpu reads GPU buffers synchronously (dataSync, arraySync) through
+ * a 2D OffscreenCanvas, which Deno does not have: it fails deep inside with
+ * "Cannot read properties of null (reading 'clearRect')". Name the real
+ * problem instead. Tensors still in JS memory read fine.
+ */
+function explainSyncReads(backend: SyncReader): void {
+  if (backend[patched]) return;
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId) => {
+    const entry = backend.tensorMap.get(dataId);
+    if (entry && entry.values == null && entry.resource != null) {
+      throw new Error(
+        "A tensor on the webgpu backend cannot be read synchronously in Deno " +
+          "(dataSync/arraySync/bufferSync): use `await tensor.data()` instead",
+      );
+    }
+    return readSync(dataId);
+  };
+  backend[patched] = true;
 }
 
 function firstLine(err: unknown): string {
