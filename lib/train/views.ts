@@ -238,10 +238,28 @@ export function bicubicResize(
   return out;
 }
 
+/** Read access to the training clips (16 kHz mono). */
+export interface ClipSource {
+  /** Number of clips. */
+  readonly count: number;
+  /** Samples in clip `clip`. */
+  length(clip: number): number;
+  /** `length` samples of clip `clip` from `offset`, zero-padded past its end. */
+  read(clip: number, offset: number, length: number): Float32Array;
+}
+
+/** A {@link ClipSource} over arrays in memory. */
+export function memoryClips(clips: Float32Array[]): ClipSource {
+  return {
+    count: clips.length,
+    length: (c) => clips[c]!.length,
+    read: (c, offset, length) => cropAt(clips[c]!, length, offset),
+  };
+}
+
 /** Everything one view needs besides the clip. */
 export interface ViewContext {
-  /** The decoded clips (16 kHz mono), indexed by {@link CropRef.clip}. */
-  clips: Float32Array[];
+  clips: ClipSource;
   /** Crop length in samples. */
   cropLength: number;
   nMels: number;
@@ -259,10 +277,9 @@ export function makeView(
   memory: MixupMemory,
   rng: Rng,
 ): Float32Array {
-  const samples = ctx.clips[clip]!;
-  const offset = drawOffset(samples.length, ctx.cropLength, rng);
+  const offset = drawOffset(ctx.clips.length(clip), ctx.cropLength, rng);
   const features = (ref: CropRef) =>
-    ctx.featurize(cropAt(ctx.clips[ref.clip]!, ctx.cropLength, ref.offset));
+    ctx.featurize(ctx.clips.read(ref.clip, ref.offset, ctx.cropLength));
   const x = features({ clip, offset });
   const mixed = memory.apply(x, { clip, offset }, ctx.nMels, rng, features);
   return randomResizeCrop(mixed, ctx.nMels, rng);

@@ -1,0 +1,183 @@
+/**
+ * Pre-training throughput: one full ATST step (both views of every clip,
+ * teacher forward, student forward + backward, AdamW, EMA) on the small
+ * model, batch 8, 6 s crops, per tfjs backend, next to the same step in
+ * PyTorch (bench/pretrain_ref.py) on this machine, with ratios.
+ *
+ * Each backend runs in its own subprocess, so a backend that aborts (the
+ * stock wasm backend runs out of memory on this step) is reported with
+ * its exit status and last message instead of ending the benchmark.
+ *
+ * Usage: deno run -A bench/pretrain.ts [--backends cpu,native,wasm] [--size small]
+ *        [--batch 8] [--crop 6] [--steps 2]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+/** Settings of one measurement. */
+interface BenchSettings {
+  size: string;
+  batch: number;
+  crop: number;
+  steps: number;
+}
+
+const DEFAULTS: BenchSettings = { size: "small", batch: 8, crop: 6, steps: 2 };
+
+async function child(backend: string, s: BenchSettings): Promise<void> {
+  const { useBackend } = await import("../lib/backend/backend.ts");
+  const { encoderConfig } = await import("../lib/model/config.ts");
+  const { enableGradients } = await import("../lib/model/gradients.ts");
+  const { Trainer } = await import("../lib/train/trainer.ts");
+  const { memoryClips } = await import("../lib/train/views.ts");
+  // deno-lint-ignore no-explicit-any
+  await useBackend(backend as any, { quiet: true });
+  await enableGradients();
+  let seed = 1;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed / 2 ** 32 - 0.5) * 0.2;
+  };
+  const clips = Array.from({ length: 16 }, () => Float32Array.from({ length: 160000 }, noise));
+  const tr = new Trainer({
+    encoder: encoderConfig(s.size as "small"),
+    heads: { hidden: 4096, out: 256 },
+    data: [],
+    steps: s.steps + 1,
+    batch: s.batch,
+    lr: 1e-4,
+    minLr: 1e-6,
+    warmup: 0,
+    wd: [0.04, 0.4],
+    ema: [0.99, 1],
+    cropSeconds: s.crop,
+    mixupMemory: 2000,
+    seed: 0,
+    saveEvery: 1e9,
+    keep: 1,
+  }, memoryClips(clips));
+  const times: number[] = [];
+  for (let i = 0; i <= s.steps; i++) {
+    const line = tr.trainStep();
+    if (i > 0) times.push(line.seconds); // the first step warms up kernels and moments
+  }
+  tr.dispose();
+  const med = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  console.log(JSON.stringify({ clips_per_s: s.batch / med, step_s: times }));
+}
+
+async function runJson(
+  cmd: string,
+  args: string[],
+): Promise<
+  { ok: true; value: { clips_per_s: number; step_s: number[]; threads?: number } } | {
+    ok: false;
+    why: string;
+  }
+> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  if (out.success) {
+    try {
+      return { ok: true, value: JSON.parse(stdout) };
+    } catch { /* fall through */ }
+  }
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) => l.trim()).slice(
+    -2,
+  ).join(" | ");
+  const sig = out.signal ? `signal ${out.signal}` : `exit ${out.code}`;
+  return { ok: false, why: `${sig}: ${err.slice(0, 300)}` };
+}
+
+/**
+ * Runs the pre-training benchmark for each backend and the PyTorch
+ * reference; returns printable lines (ours, reference, ratio).
+ */
+export async function benchPretrain(
+  opts: { backends: string[] } & Partial<BenchSettings>,
+): Promise<string[]> {
+  const s: BenchSettings = { ...DEFAULTS, ...opts };
+  const cores = navigator.hardwareConcurrency;
+  const what =
+    `${s.size} model, batch ${s.batch}, ${s.crop} s crops, median of ${s.steps} steps after 1 warm-up`;
+  const lines = [`pretrain step (${what}), ${cores} cores:`];
+  const ref = await runJson("/usr/bin/python3", [
+    fileURLToPath(new URL("./pretrain_ref.py", import.meta.url)),
+    "--size",
+    s.size,
+    "--batch",
+    String(s.batch),
+    "--crop",
+    String(s.crop),
+    "--steps",
+    String(s.steps),
+    "--threads",
+    String(cores),
+  ]);
+  const refRate = ref.ok ? ref.value.clips_per_s : NaN;
+  lines.push(
+    ref.ok
+      ? `  pytorch ${"(ref)".padEnd(8)} ${
+        refRate.toFixed(3)
+      } clips/s (${ref.value.threads} threads)`
+      : `  pytorch reference failed: ${ref.why}`,
+  );
+  for (const b of opts.backends) {
+    const r = await runJson(Deno.execPath(), [
+      "run",
+      "-A",
+      fileURLToPath(import.meta.url),
+      "--child",
+      b,
+      "--size",
+      s.size,
+      "--batch",
+      String(s.batch),
+      "--crop",
+      String(s.crop),
+      "--steps",
+      String(s.steps),
+    ]);
+    if (!r.ok) {
+      lines.push(`  atst ${b.padEnd(11)} FAILED (${r.why})`);
+      continue;
+    }
+    const rate = r.value.clips_per_s;
+    const ratio = ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "";
+    lines.push(
+      `  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (step ${
+        r.value.step_s.map((x) => x.toFixed(1)).join(", ")
+      } s)${ratio}`,
+    );
+  }
+  return lines;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      backends: { type: "string", default: "cpu,native,wasm" },
+      child: { type: "string" },
+      size: { type: "string", default: DEFAULTS.size },
+      batch: { type: "string", default: String(DEFAULTS.batch) },
+      crop: { type: "string", default: String(DEFAULTS.crop) },
+      steps: { type: "string", default: String(DEFAULTS.steps) },
+    },
+  });
+  const s: BenchSettings = {
+    size: values.size!,
+    batch: Number(values.batch),
+    crop: Number(values.crop),
+    steps: Number(values.steps),
+  };
+  if (values.child) {
+    await child(values.child, s);
+  } else {
+    for (const line of await benchPretrain({ backends: values.backends!.split(","), ...s })) {
+      console.log(line);
+    }
+  }
+}

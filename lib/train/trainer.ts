@@ -1,0 +1,308 @@
+/**
+ * `atst pretrain`'s engine, in named stages: config, data, networks,
+ * schedules, resume, loop. The run directory holds everything:
+ *
+ * ```
+ * <run>/config.json              resolved TrainConfig (written first)
+ * <run>/cache/index.json, *.f32  decoded 16 kHz clips (built once)
+ * <run>/log.jsonl                one JSON line per step
+ * <run>/ckpt-<step>.safetensors  full training state (last K kept)
+ * <run>/encoder.safetensors      teacher encoder, loadable by `atst embed`
+ * ```
+ *
+ * Every random draw is a function of (seed, step), and the mixup memories
+ * are saved in each checkpoint, so a run killed at any moment and resumed
+ * ends with the same weights as one that never stopped.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { tf } from "../backend/tf.ts";
+import type { EncoderConfig } from "../model/config.ts";
+import { saveEncoder } from "../model/checkpoint.ts";
+import { enableGradients } from "../model/gradients.ts";
+import { logMel } from "../features/mel.ts";
+import { exists, writeFileAtomic } from "../io/atomic.ts";
+import { Progress } from "../io/progress.ts";
+import { UsageError } from "../cli/errors.ts";
+import { prepareData } from "./data.ts";
+import { type HeadWidths, TeacherStudent } from "./networks.ts";
+import { mixSeed, Rng } from "./rng.ts";
+import { trainSchedules } from "./schedules.ts";
+import {
+  appendLog,
+  listCheckpoints,
+  loadCheckpoint,
+  type LogLine,
+  saveCheckpoint,
+  truncateLog,
+} from "./state.ts";
+import {
+  type ClipSource,
+  cropFrames,
+  cropSamples,
+  makeView,
+  MixupMemory,
+  type ViewContext,
+} from "./views.ts";
+
+/** Everything that defines a run; stored in config.json and every checkpoint. */
+export interface TrainConfig {
+  encoder: EncoderConfig;
+  heads: HeadWidths;
+  /** The --data arguments. */
+  data: string[];
+  steps: number;
+  batch: number;
+  /** Peak learning rate (resolved: 5e-4 * batch / 256 unless given). */
+  lr: number;
+  minLr: number;
+  warmup: number;
+  wd: [number, number];
+  ema: [number, number];
+  cropSeconds: number;
+  mixupMemory: number;
+  seed: number;
+  saveEvery: number;
+  keep: number;
+}
+
+/** Streams of the per-step PRNG (one seed per purpose and step). */
+const STREAM = { views: 1, dropStudent: 2, dropTeacher: 3, order: 4 } as const;
+
+/** Clip index of sample `k` of the run: a fresh permutation every epoch. */
+class Sampler {
+  #epoch = -1;
+  #perm: number[] = [];
+  constructor(readonly count: number, readonly seed: number) {}
+  clip(k: number): number {
+    const epoch = Math.floor(k / this.count);
+    if (epoch !== this.#epoch) {
+      this.#perm = new Rng(mixSeed(this.seed, STREAM.order, epoch)).permutation(this.count);
+      this.#epoch = epoch;
+    }
+    return this.#perm[k % this.count]!;
+  }
+}
+
+/** The state of a run in memory: networks, data, memories, step. */
+export class Trainer {
+  readonly cfg: TrainConfig;
+  readonly nets: TeacherStudent;
+  readonly memories: [MixupMemory, MixupMemory];
+  /** Steps completed. */
+  step = 0;
+  readonly #ctx: ViewContext;
+  readonly #sampler: Sampler;
+  readonly #sched;
+
+  /**
+   * `featurize` turns a crop into its log-mel [64, T] (default: `logMel`,
+   * spec §1); tests may pass a cheaper stand-in.
+   */
+  constructor(
+    cfg: TrainConfig,
+    clips: ClipSource,
+    opts: { featurize?: (crop: Float32Array) => Float32Array } = {},
+  ) {
+    this.cfg = cfg;
+    this.nets = new TeacherStudent(cfg.encoder, cfg.heads, cfg.seed);
+    this.memories = [
+      new MixupMemory({ capacity: cfg.mixupMemory }),
+      new MixupMemory({ capacity: cfg.mixupMemory }),
+    ];
+    this.#ctx = {
+      clips,
+      cropLength: cropSamples(cfg.cropSeconds),
+      nMels: cfg.encoder.nMels,
+      featurize: opts.featurize ?? ((crop) => logMel(crop).data),
+    };
+    this.#sampler = new Sampler(clips.count, cfg.seed);
+    this.#sched = trainSchedules({
+      steps: cfg.steps,
+      batch: cfg.batch,
+      warmup: cfg.warmup,
+      lr: cfg.lr,
+      minLr: cfg.minLr,
+      wd: cfg.wd,
+      ema: cfg.ema,
+    });
+  }
+
+  /** Builds both views of the next batch: [2B, 64, T] (all view-1 crops, then all view-2). */
+  views(step: number): Float32Array {
+    const { batch } = this.cfg;
+    const rng = new Rng(mixSeed(this.cfg.seed, STREAM.views, step));
+    const t = cropFrames(this.#ctx.cropLength);
+    const size = this.#ctx.nMels * t;
+    const out = new Float32Array(2 * batch * size);
+    for (let b = 0; b < batch; b++) {
+      const clip = this.#sampler.clip(step * batch + b);
+      out.set(makeView(this.#ctx, clip, this.memories[0], rng), b * size);
+      out.set(makeView(this.#ctx, clip, this.memories[1], rng), (batch + b) * size);
+    }
+    return out;
+  }
+
+  /** Runs step number `this.step + 1` and returns its log line. */
+  trainStep(): LogLine {
+    const s = this.step;
+    const t0 = performance.now();
+    const { batch } = this.cfg;
+    const t = cropFrames(this.#ctx.cropLength);
+    const x = tf.tensor3d(this.views(s), [2 * batch, this.#ctx.nMels, t]); // [2B, 64, T]
+    const lr = this.#sched.lr[s]!, wd = this.#sched.wd[s]!, ema = this.#sched.ema[s]!;
+    try {
+      const st = this.nets.step(x, new Array(2 * batch).fill(t), {
+        lr,
+        wd,
+        ema,
+        seedStudent: mixSeed(this.cfg.seed, STREAM.dropStudent, s),
+        seedTeacher: mixSeed(this.cfg.seed, STREAM.dropTeacher, s),
+        step: s + 1,
+      });
+      this.step = s + 1;
+      return {
+        step: s + 1,
+        loss: st.loss,
+        lr,
+        wd,
+        ema,
+        std_student: st.stdStudent,
+        std_teacher: st.stdTeacher,
+        seconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** Writes the full training state as `ckpt-<step>.safetensors`. */
+  save(runDir: string): Promise<string> {
+    return saveCheckpoint(runDir, this.nets.stateTensors(), {
+      format: "atst-pretrain",
+      step: this.step,
+      optimizerStep: this.nets.optimizer.step,
+      config: this.cfg,
+      mixup: [this.memories[0].entries, this.memories[1].entries],
+    }, this.cfg.keep);
+  }
+
+  /** Restores a checkpoint written by {@link save}. */
+  async restore(path: string): Promise<void> {
+    const { tensors, state } = await loadCheckpoint<TrainConfig>(path);
+    try {
+      this.nets.loadState(tensors, state.optimizerStep);
+    } finally {
+      tf.dispose([...tensors.values()]);
+    }
+    this.step = state.step;
+    this.memories[0].entries = state.mixup[0];
+    this.memories[1].entries = state.mixup[1];
+  }
+
+  /** Frees all tensors. */
+  dispose(): void {
+    this.nets.dispose();
+  }
+}
+
+/** Options of {@link pretrain}. */
+export interface PretrainOptions {
+  /** Progress on stderr (default true). */
+  progress?: boolean;
+  /** Called after every step (tests, monitoring). */
+  onStep?: (line: LogLine) => void;
+}
+
+const TRAIN_KEYS = [
+  "steps",
+  "batch",
+  "lr",
+  "warmup",
+  "cropSeconds",
+  "seed",
+  "heads",
+  "encoder",
+  "data",
+] as const;
+
+/**
+ * Starts the run in `runDir`, or continues it from its last checkpoint
+ * when `runDir/config.json` exists. A resumed run takes its whole config
+ * from there; `cfg` values that differ are a UsageError naming them.
+ */
+export async function pretrain(
+  runDir: string,
+  cfg: TrainConfig,
+  opts: PretrainOptions = {},
+): Promise<LogLine[]> {
+  // Config.
+  const cfgPath = join(runDir, "config.json");
+  let config = cfg;
+  if (await exists(cfgPath)) {
+    const stored = JSON.parse(await Deno.readTextFile(cfgPath)) as TrainConfig;
+    const diff = TRAIN_KEYS.filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(cfg[k]));
+    if (diff.length) {
+      throw new UsageError(
+        `Run directory '${runDir}' holds a run with other settings (${diff.join(", ")}); ` +
+          `rerun with the same flags to resume, or use a new --run directory`,
+      );
+    }
+    config = { ...stored, saveEvery: cfg.saveEvery, keep: cfg.keep };
+  } else {
+    await writeFileAtomic(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
+  }
+  const say = (m: string) => console.error(m);
+  // Data.
+  const data = await prepareData(config.data, join(runDir, "cache"), { warn: say });
+  say(
+    `atst: ${data.index.clips.length} clips ${data.built ? "decoded into" : "read from"} ` +
+      `${join(runDir, "cache")}${
+        data.index.skipped.length ? `, ${data.index.skipped.length} skipped` : ""
+      }`,
+  );
+  // Networks (gradients registered before the first backward).
+  await enableGradients();
+  const trainer = new Trainer(config, data.clips);
+  try {
+    // Resume.
+    const last = (await listCheckpoints(runDir)).at(-1);
+    if (last) {
+      await trainer.restore(last.path);
+      say(`atst: resuming ${runDir} from step ${trainer.step} of ${config.steps}`);
+    }
+    await truncateLog(runDir, trainer.step);
+    // Loop.
+    const lines: LogLine[] = [];
+    const progress = new Progress({
+      label: "pretrain",
+      total: config.steps - trainer.step,
+      enabled: opts.progress ?? true,
+      logEverySeconds: 10,
+    });
+    while (trainer.step < config.steps) {
+      const line = trainer.trainStep();
+      await appendLog(runDir, [line]);
+      lines.push(line);
+      opts.onStep?.(line);
+      progress.tick(
+        1,
+        `step ${line.step}/${config.steps} loss ${line.loss.toFixed(4)} std ${
+          line.std_student.toFixed(3)
+        }`,
+      );
+      if (trainer.step % config.saveEvery === 0 || trainer.step === config.steps) {
+        await trainer.save(runDir);
+      }
+    }
+    progress.done();
+    await saveEncoder(join(runDir, "encoder.safetensors"), trainer.nets.teacher.encoder, {
+      trainCropSeconds: config.cropSeconds,
+      extra: { trainedSteps: String(config.steps), trainedOn: JSON.stringify(config.data) },
+    });
+    return lines;
+  } finally {
+    trainer.dispose();
+  }
+}

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { tf } from "../lib/backend/tf.ts";
+import { encoderConfig } from "../lib/model/config.ts";
+import { enableGradients } from "../lib/model/gradients.ts";
+import { type TrainConfig, Trainer } from "../lib/train/trainer.ts";
+import { cropFrames, memoryClips } from "../lib/train/views.ts";
+
+// A cheap stand-in for logMel so these tests exercise the trainer alone:
+// 64 "bands" of frame-wise signal statistics, in [-1, 1].
+function fakeMel(crop: Float32Array): Float32Array {
+  const t = cropFrames(crop.length);
+  const out = new Float32Array(64 * t);
+  for (let k = 0; k < t; k++) {
+    const s = crop[Math.min(k * 160, crop.length - 1)]!;
+    for (let f = 0; f < 64; f++) out[f * t + k] = Math.tanh(s * (f + 1) / 8);
+  }
+  return out;
+}
+
+function clips(): Float32Array[] {
+  return [220, 330, 550, 880, 1200].map((hz, i) =>
+    Float32Array.from(
+      { length: 9000 + 1000 * i },
+      (_, n) => 0.5 * Math.sin((2 * Math.PI * hz * n) / 16000),
+    )
+  );
+}
+
+function config(over: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    encoder: encoderConfig("tiny", { dim: 64, heads: 2, depth: 2 }),
+    heads: { hidden: 64, out: 32 },
+    data: [],
+    steps: 6,
+    batch: 3,
+    lr: 1e-3,
+    minLr: 1e-6,
+    warmup: 1,
+    wd: [0.04, 0.4],
+    ema: [0.99, 1.0],
+    cropSeconds: 0.3,
+    mixupMemory: 5,
+    seed: 3,
+    saveEvery: 2,
+    keep: 2,
+    ...over,
+  };
+}
+
+function weights(tr: Trainer): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, v] of tr.nets.stateTensors()) out.set(k, v.dataSync() as Float32Array);
+  return out;
+}
+
+Deno.test("trainer steps keep the tensor count flat and log finite numbers", async () => {
+  await enableGradients();
+  const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+  tr.trainStep(); // creates the AdamW moments
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const line = tr.trainStep();
+    for (const [k, v] of Object.entries(line)) assert.ok(Number.isFinite(v), `${k} = ${v}`);
+    assert.equal(line.step, i + 2);
+  }
+  assert.equal(tf.memory().numTensors, before, "tensors after 3 more steps");
+  tr.dispose();
+});
+
+Deno.test("the teacher starts as the student and then follows it by EMA only", async () => {
+  await enableGradients();
+  const tr = new Trainer(config({ warmup: 0 }), memoryClips(clips()), { featurize: fakeMel });
+  const s0 = weights(tr);
+  const w = "encoder/blocks.0.attn.qkv.weight";
+  assert.deepEqual(s0.get(`student/${w}`), s0.get(`teacher/${w}`));
+  tr.trainStep();
+  const s1 = weights(tr);
+  const m = 0.99; // ema schedule at step 0
+  const want = s0.get(`teacher/${w}`)!.map((t, i) => m * t + (1 - m) * s1.get(`student/${w}`)![i]!);
+  let maxDiff = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(want[i]! - s1.get(`teacher/${w}`)![i]!));
+  }
+  assert.ok(maxDiff < 1e-7, `EMA teacher: ${maxDiff}`);
+  assert.notDeepEqual(s1.get(`student/${w}`), s0.get(`student/${w}`), "student moved");
+  tr.dispose();
+});
+
+Deno.test("a trainer restored from a checkpoint ends with the same weights as one that never stopped", async () => {
+  await enableGradients();
+  const dir = await Deno.makeTempDir({ prefix: "atst_trainer_" });
+  try {
+    const whole = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    for (let i = 0; i < 4; i++) whole.trainStep();
+    const a = weights(whole);
+    whole.dispose();
+
+    const first = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    first.trainStep();
+    first.trainStep();
+    const path = await first.save(dir);
+    first.dispose();
+    const second = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    await second.restore(path);
+    assert.equal(second.step, 2);
+    assert.equal(second.memories[0].entries.length, 5, "mixup memory restored");
+    second.trainStep();
+    second.trainStep();
+    const b = weights(second);
+    second.dispose();
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    for (const [k, v] of a) assert.deepEqual(b.get(k), v, `tensor ${k}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a non-finite loss stops with an error naming the step and leaves the weights alone", async () => {
+  await enableGradients();
+  const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+  tr.trainStep();
+  const p = tr.nets.studentParams().get("projector/3.weight")!;
+  p.assign(tf.fill(p.shape, NaN));
+  const teacherBefore = weights(tr).get("teacher/encoder/norm.weight");
+  assert.throws(() => tr.trainStep(), /Loss is not finite \(NaN\) at step 2/);
+  assert.equal(tr.step, 1);
+  assert.deepEqual(weights(tr).get("teacher/encoder/norm.weight"), teacherBefore);
+  tr.dispose();
+});
