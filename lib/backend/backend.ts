@@ -29,7 +29,7 @@ export type BackendName = typeof BACKENDS[number];
 export type ConcreteBackend = Exclude<BackendName, "auto">;
 
 /** The Debian/Ubuntu packages that make the native backend available. */
-export const NATIVE_APT_PACKAGES = "libopenblas0 libdnnl2";
+export const NATIVE_APT_PACKAGES = "libopenblas0";
 
 /** Whether one backend can run here, and a short why/what. */
 export interface BackendStatus {
@@ -72,7 +72,12 @@ async function activate(name: ConcreteBackend): Promise<string> {
       return "WebAssembly kernels";
     case "native": {
       const st = await registerNativeBackend();
-      if (!st.ok) throw new Error(`${st.reason} (apt-get install ${NATIVE_APT_PACKAGES})`);
+      if (!st.ok) {
+        const hint = st.reason.includes(NATIVE_APT_PACKAGES)
+          ? ""
+          : ` (apt-get install ${NATIVE_APT_PACKAGES})`;
+        throw new Error(`${st.reason}${hint}`);
+      }
       if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error("tfjs could not start it");
       return `cpu kernels with ${st.libs.join(", ")}`;
     }
