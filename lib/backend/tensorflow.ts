@@ -75,7 +75,8 @@ async function load(): Promise<string> {
   try {
     mod = await import(spec);
   } catch (err) {
-    const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim()
+      .replace(/\.$/, "");
     throw new Error(
       `${found.pkg} is installed but failed to load (${msg}); reinstall it with --allow-scripts`,
     );
