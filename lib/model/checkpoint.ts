@@ -137,9 +137,12 @@ export async function loadEncoder(
     try {
       st = readSafetensors(bytes);
     } catch (err) {
-      return fail(
-        `is not an atst checkpoint (.safetensors) nor a PyTorch .ckpt: ${(err as Error).message}`,
-      );
+      const why = (err as Error).message;
+      // A JSON header after the length field means safetensors, just damaged.
+      if (bytes.length > 8 && bytes[8] === 0x7b && !why.includes("bad header length")) {
+        return fail(`is a damaged safetensors file: ${why}`);
+      }
+      return fail(`is not an atst checkpoint (.safetensors) nor a PyTorch .ckpt (${why})`);
     }
     source = "atst";
     tensors = selectEncoder(st.tensors, fail);
