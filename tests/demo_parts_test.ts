@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeNpy, type NpyArray } from "../lib/io/npy.ts";
 import { pca } from "../lib/demo/pca.ts";
+import { meanStdPool } from "../lib/demo/baseline.ts";
 import { decodePng, encodePng } from "../lib/demo/png.ts";
 import { Raster, textWidth } from "../lib/demo/raster.ts";
 import { formatTick, linePlot, niceTicks, PALETTE, scatterPlot } from "../lib/demo/plot.ts";
@@ -272,4 +273,12 @@ Deno.test("formatTable() prints one row per method with mean, std and folds in p
   assert.match(lines[2]!, /^\| baseline +\| 128 \| 75\.0 ± 20\.4 +\| 50\.0 100\.0 75\.0 +\|$/);
   assert.equal(lines.filter((l) => l.startsWith("|")).length, 5);
   assert.match(text, /Chance level: 50\.0 %/);
+});
+
+Deno.test("meanStdPool() gives each mel bin's mean then standard deviation over frames", () => {
+  // 2 bins x 4 frames: bin 0 = [1, 2, 3, 4], bin 1 = [5, 5, 5, 5].
+  const f = { data: Float32Array.from([1, 2, 3, 4, 5, 5, 5, 5]), nMels: 2, frames: 4 };
+  const v = meanStdPool(f);
+  assert.deepEqual([...v], [2.5, 5, Math.fround(Math.sqrt(1.25)), 0]);
+  assert.throws(() => meanStdPool({ data: new Float32Array(0), nMels: 2, frames: 0 }), /no frames/);
 });

@@ -1,0 +1,407 @@
+/**
+ * The demo pipeline, stage by stage, driving the real CLI (`atst featurize`,
+ * `pretrain`, `embed`, `probe` as subprocesses, so the demo shows the
+ * commands a user would type) plus the few things no command does: picking
+ * the data, the random-weights encoder, the log-mel baseline and the plots.
+ *
+ * Layout of the output folder:
+ * ```
+ * data/labeled/<lang>/<file>.wav    the labeled clips (copied)
+ * data/unlabeled/<lang>-<file>.wav  the pre-training clips (labels unused)
+ * data/labels.csv                   path,label,fold
+ * features/                         `atst featurize` on a few clips
+ * pretrain/                         the run: log.jsonl, encoder.safetensors
+ * random/encoder.safetensors        the same encoder at its initial weights
+ * embeddings/{baseline,random,pretrained}/<lang>/<file>.npy
+ * probe/{baseline,random,pretrained}.json
+ * loss.png, pca_{baseline,random,pretrained}.png, report.json
+ * ```
+ *
+ * @module
+ */
+import { basename, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { UserError } from "../cli/errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { writeNpy } from "../io/npy.ts";
+import { readLabeledSet } from "../probe/labeled_set.ts";
+import { readEmbeddings } from "../probe/embeddings.ts";
+import { BASELINE_DIM, baselineFeatures } from "./baseline.ts";
+import {
+  assignFolds,
+  DEFAULT_DATA_ROOT,
+  type DemoClip,
+  findDemoData,
+  labeledCsv,
+  pickBalanced,
+} from "./data.ts";
+import { pca } from "./pca.ts";
+import { linePlot, scatterPlot } from "./plot.ts";
+import { encodePng } from "./png.ts";
+import { type DemoReport, meanStd, type MethodResult, type StageRecord } from "./report.ts";
+
+/** Sizes and budgets of one demo run. */
+export interface DemoConfig {
+  out: string;
+  dataRoot: string;
+  labeledPerClass: number;
+  folds: number;
+  unlabeledPerClass: number;
+  size: "tiny" | "small" | "base";
+  steps: number;
+  batch: number;
+  cropSeconds: number;
+  probeEpochs: number;
+  /** How many clips `atst featurize` shows its output for. */
+  featurizeFiles: number;
+  seed: number;
+  backend: string;
+  quick: boolean;
+}
+
+/** The default run: about 10 minutes on 2 CPU cores (see README). */
+export const DEFAULT_CONFIG: Omit<DemoConfig, "out"> = {
+  dataRoot: DEFAULT_DATA_ROOT,
+  labeledPerClass: 40,
+  folds: 5,
+  unlabeledPerClass: 120,
+  size: "tiny",
+  steps: 150,
+  batch: 16,
+  cropSeconds: 2,
+  probeEpochs: 100,
+  featurizeFiles: 3,
+  seed: 0,
+  backend: "auto",
+  quick: false,
+};
+
+/** `--quick`: every stage runs and writes its files, on tiny sizes (for the test). */
+export const QUICK_CONFIG: Omit<DemoConfig, "out"> = {
+  ...DEFAULT_CONFIG,
+  labeledPerClass: 6,
+  folds: 3,
+  unlabeledPerClass: 4,
+  steps: 2,
+  batch: 4,
+  cropSeconds: 1,
+  probeEpochs: 10,
+  featurizeFiles: 2,
+  quick: true,
+};
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+const METHODS: { key: MethodResult["key"]; name: string }[] = [
+  { key: "baseline", name: "(a) log-mel mean+std" },
+  { key: "random", name: "(b) encoder, random weights" },
+  { key: "pretrained", name: "(c) encoder, pre-trained" },
+];
+
+/** Runs `atst <args>`; stderr passes through (progress), stdout is returned. Throws on failure. */
+async function atst(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (out.code !== 0) {
+    throw new UserError(`'atst ${args.join(" ")}' failed with exit code ${out.code}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Copies `clips` to `dir/<name(clip)>`, returning the new paths in order. */
+async function copyClips(
+  clips: DemoClip[],
+  dir: string,
+  name: (c: DemoClip) => string,
+): Promise<string[]> {
+  const paths: string[] = [];
+  for (const c of clips) {
+    const to = join(dir, name(c));
+    await Deno.mkdir(join(to, ".."), { recursive: true });
+    await Deno.copyFile(c.path, to);
+    paths.push(to);
+  }
+  return paths;
+}
+
+/** Per-step loss from the run's log.jsonl. */
+async function readLoss(runDir: string): Promise<{ steps: number[]; loss: number[] }> {
+  const steps: number[] = [], loss: number[] = [];
+  for (const line of (await Deno.readTextFile(join(runDir, "log.jsonl"))).split("\n")) {
+    if (!line.trim()) continue;
+    const rec = JSON.parse(line) as { step: number; loss: number };
+    steps.push(rec.step);
+    loss.push(rec.loss);
+  }
+  if (!steps.length) throw new UserError(`No steps logged in ${join(runDir, "log.jsonl")}`);
+  return { steps, loss };
+}
+
+/** Centred moving average over `w` points (shorter at the ends): the trend without lag. */
+function smooth(xs: number[], w: number): number[] {
+  const h = Math.floor(w / 2);
+  return xs.map((_, i) => {
+    const part = xs.slice(Math.max(0, i - h), i + h + 1);
+    return part.reduce((a, b) => a + b, 0) / part.length;
+  });
+}
+
+/**
+ * Runs every stage and returns the report (also written to
+ * `<out>/report.json`). `say` gets one line per stage.
+ */
+export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Promise<DemoReport> {
+  const t0 = performance.now();
+  const out = cfg.out;
+  const rel = (p: string) => relative(out, p) || ".";
+  const stages: StageRecord[] = [];
+  const stage = async <T>(
+    name: string,
+    fn: () => Promise<{ value: T; outputs: string[]; command?: string }>,
+  ) => {
+    say(`demo: ${name} ...`);
+    const t = performance.now();
+    const r = await fn();
+    const seconds = (performance.now() - t) / 1000;
+    stages.push({ name, seconds, command: r.command, outputs: r.outputs.map(rel) });
+    say(`demo: ${name} done in ${seconds.toFixed(1)} s`);
+    return r.value;
+  };
+  const common = ["--backend", cfg.backend, "--quiet"];
+
+  // Data: a balanced labeled set with folds, and a larger unlabeled pool for pre-training.
+  const data = await stage("data", async () => {
+    const byLabel = await findDemoData(cfg.dataRoot);
+    const labeled = assignFolds(
+      pickBalanced(byLabel, cfg.labeledPerClass, cfg.seed),
+      cfg.folds,
+      cfg.seed,
+    );
+    const pool = pickBalanced(byLabel, Math.max(cfg.unlabeledPerClass, 1), cfg.seed);
+    const dir = join(out, "data");
+    const labeledPaths = await copyClips(
+      labeled,
+      join(dir, "labeled"),
+      (c) => join(c.label, basename(c.path)),
+    );
+    const unlabeledDir = join(dir, "unlabeled");
+    await copyClips(pool, unlabeledDir, (c) => `${c.label}-${basename(c.path)}`);
+    const csv = join(dir, "labels.csv");
+    const rows = labeled.map((c, i) => ({ ...c, path: relative(dir, labeledPaths[i]!) }));
+    await writeFileAtomic(csv, labeledCsv(rows));
+    return {
+      value: {
+        csv,
+        labeledDir: join(dir, "labeled"),
+        labeledPaths,
+        unlabeledDir,
+        classes: [...byLabel.keys()].sort(),
+        pool,
+      },
+      outputs: [csv, join(dir, "labeled"), unlabeledDir],
+    };
+  });
+
+  // Featurize a few clips: what the model sees.
+  await stage("featurize", async () => {
+    const dir = join(out, "features");
+    const files = data.labeledPaths.filter((_, i) => i % cfg.labeledPerClass === 0).slice(
+      0,
+      cfg.featurizeFiles,
+    );
+    const args = ["featurize", ...files, "--out", dir, ...common];
+    await atst(args);
+    return { value: undefined, outputs: [dir], command: `atst ${args.map(rel).join(" ")}` };
+  });
+
+  // Pre-train on the unlabeled pool.
+  const runDir = join(out, "pretrain");
+  const pretrainEncoder = await stage("pretrain", async () => {
+    const args = [
+      "pretrain",
+      "--data",
+      data.unlabeledDir,
+      "--run",
+      runDir,
+      "--size",
+      cfg.size,
+      "--steps",
+      String(cfg.steps),
+      "--batch",
+      String(cfg.batch),
+      "--crop-seconds",
+      String(cfg.cropSeconds),
+      "--seed",
+      String(cfg.seed),
+      ...common,
+    ];
+    if (cfg.quick) args.push("--head-hidden", "64", "--head-dim", "32", "--mixup-memory", "16");
+    await atst(args);
+    const encoder = join(runDir, "encoder.safetensors");
+    return {
+      value: encoder,
+      outputs: [encoder, join(runDir, "log.jsonl")],
+      command: `atst ${args.map(rel).join(" ")}`,
+    };
+  });
+
+  // The same encoder at the weights pre-training started from (same seed).
+  const randomEncoder = await stage("random-init", async () => {
+    const { Encoder } = await import("../model/encoder.ts");
+    const { encoderConfig } = await import("../model/config.ts");
+    const { saveEncoder } = await import("../model/checkpoint.ts");
+    const path = join(out, "random", "encoder.safetensors");
+    const enc = new Encoder(encoderConfig(cfg.size), { name: "student/encoder", seed: cfg.seed });
+    try {
+      await saveEncoder(path, enc, {
+        trainCropSeconds: cfg.cropSeconds,
+        extra: { trainedSteps: "0" },
+      });
+    } finally {
+      enc.dispose();
+    }
+    return { value: path, outputs: [path] };
+  });
+
+  // Embeddings: baseline in-process, encoders through `atst embed`.
+  const embDir = (key: string) => join(out, "embeddings", key);
+  await stage("baseline", async () => {
+    const vecs = await baselineFeatures(data.labeledPaths);
+    for (const [i, p] of data.labeledPaths.entries()) {
+      const name = relative(data.labeledDir, p).replace(/\.wav$/, ".npy");
+      await writeNpy(join(embDir("baseline"), name), {
+        shape: [BASELINE_DIM],
+        data: vecs.slice(i * BASELINE_DIM, (i + 1) * BASELINE_DIM),
+      });
+    }
+    return { value: undefined, outputs: [embDir("baseline")] };
+  });
+  for (
+    const [key, model] of [["random", randomEncoder], ["pretrained", pretrainEncoder]] as const
+  ) {
+    await stage(`embed-${key}`, async () => {
+      const args = ["embed", data.labeledDir, "--model", model, "--out", embDir(key), ...common];
+      await atst(args);
+      return {
+        value: undefined,
+        outputs: [embDir(key)],
+        command: `atst ${args.map(rel).join(" ")}`,
+      };
+    });
+  }
+
+  // Probe each with folds.
+  const results: MethodResult[] = [];
+  for (const m of METHODS) {
+    const r = await stage(`probe-${m.key}`, async () => {
+      const report = join(out, "probe", `${m.key}.json`);
+      const args = [
+        "probe",
+        data.csv,
+        "--embeddings",
+        embDir(m.key),
+        "--epochs",
+        String(cfg.probeEpochs),
+        "--seed",
+        String(cfg.seed),
+        "--report",
+        report,
+        ...common,
+      ];
+      await atst(args);
+      const json = JSON.parse(await Deno.readTextFile(report)) as {
+        embeddings: { dim: number };
+        folds: { test: { accuracy: number } }[];
+      };
+      const folds = json.folds.map((f) => f.test.accuracy);
+      return {
+        value: { ...m, dim: json.embeddings.dim, folds, ...meanStd(folds) },
+        outputs: [report],
+        command: `atst ${args.map(rel).join(" ")}`,
+      };
+    });
+    results.push(r);
+  }
+
+  // Plots: the loss curve and a PCA of each kind of embedding.
+  const plots = await stage("plots", async () => {
+    const { steps, loss } = await readLoss(runDir);
+    const lossPng = join(out, "loss.png");
+    const series = [{ name: "loss", xs: steps, ys: loss, thickness: 1 }];
+    if (steps.length >= 20) {
+      series.push({
+        name: "smoothed",
+        xs: steps,
+        ys: smooth(loss, Math.max(5, Math.round(steps.length / 15))),
+        thickness: 3,
+      });
+    }
+    await writeFileAtomic(
+      lossPng,
+      encodePng(linePlot(series, {
+        title: `Pre-training loss (${cfg.size}, ${cfg.steps} steps)`,
+        xLabel: "step",
+        yLabel: "BYOL loss",
+      })),
+    );
+    const set = await readLabeledSet(data.csv);
+    const pcaPngs: string[] = [];
+    for (const m of METHODS) {
+      const table = await readEmbeddings(embDir(m.key), set.items);
+      const rows = Array.from(
+        { length: table.n },
+        (_, i) => table.x.subarray(i * table.dim, (i + 1) * table.dim),
+      );
+      const p = pca(rows, { k: 2 });
+      const pts = set.items.map((it, i) => ({
+        x: p.projected[2 * i]!,
+        y: p.projected[2 * i + 1]!,
+        label: it.labels[0]!,
+      }));
+      const ratio = p.explainedVarianceRatio.map((r) => `${(100 * r).toFixed(0)}%`);
+      const png = join(out, `pca_${m.key}.png`);
+      await writeFileAtomic(
+        png,
+        encodePng(scatterPlot(pts, {
+          title: `PCA of clip embeddings: ${m.name}`,
+          xLabel: `PC1 (${ratio[0]})`,
+          yLabel: `PC2 (${ratio[1]})`,
+        })),
+      );
+      pcaPngs.push(png);
+    }
+    return {
+      value: { loss: rel(lossPng), pca: pcaPngs.map(rel), first: loss[0]!, last: loss.at(-1)! },
+      outputs: [lossPng, ...pcaPngs],
+    };
+  });
+
+  const pretrainStage = stages.find((s) => s.name === "pretrain")!;
+  const report: DemoReport = {
+    version: 1,
+    command: `deno task demo ${cfg.quick ? "--quick " : ""}--out ${out}`,
+    quick: cfg.quick,
+    data: {
+      root: cfg.dataRoot,
+      classes: data.classes,
+      labeledPerClass: cfg.labeledPerClass,
+      folds: cfg.folds,
+      unlabeled: data.pool.length,
+    },
+    pretrain: {
+      size: cfg.size,
+      steps: cfg.steps,
+      seconds: pretrainStage.seconds,
+      firstLoss: plots.first,
+      lastLoss: plots.last,
+    },
+    stages,
+    results,
+    plots: { loss: plots.loss, pca: plots.pca },
+    totalSeconds: (performance.now() - t0) / 1000,
+  };
+  await writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
+  return report;
+}

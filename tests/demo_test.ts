@@ -1,0 +1,112 @@
+/**
+ * End-to-end test of `deno task demo`: a shortened run (`--quick`) on the
+ * real demo data (the Debian Asterisk prompt packages, installed by
+ * .ci/run), checking that every stage wrote its files and the report parses.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { APT_COMMAND, DEFAULT_DATA_ROOT, LANGUAGES } from "../lib/demo/data.ts";
+import { decodePng } from "../lib/demo/png.ts";
+import { parseReport } from "../lib/demo/report.ts";
+import { readLabeledSet } from "../lib/probe/labeled_set.ts";
+
+const DEMO = fileURLToPath(new URL("../tools/demo.ts", import.meta.url));
+
+async function walk(dir: string, ext: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...(await walk(p, ext)));
+    else if (e.name.endsWith(ext)) out.push(p);
+  }
+  return out;
+}
+
+Deno.test("the quick demo runs every stage, writes its files and a report that parses", async (t) => {
+  try {
+    await Deno.stat(join(DEFAULT_DATA_ROOT, LANGUAGES[0]!.folder));
+  } catch {
+    throw new Error(`The demo data is not installed; run '${APT_COMMAND}' (as .ci/run does)`);
+  }
+  const out = await Deno.makeTempDir({ prefix: "atst-demo-" });
+  try {
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", DEMO, "--quick", "--out", out],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stdout = new TextDecoder().decode(res.stdout);
+    const stderr = new TextDecoder().decode(res.stderr);
+    assert.equal(res.code, 0, `demo failed:\n${stderr.slice(-3000)}`);
+
+    const report = parseReport(await Deno.readTextFile(join(out, "report.json")));
+
+    await t.step("every stage ran and its outputs exist", async () => {
+      const names = report.stages.map((s) => s.name);
+      assert.deepEqual(names, [
+        "data",
+        "featurize",
+        "pretrain",
+        "random-init",
+        "baseline",
+        "embed-random",
+        "embed-pretrained",
+        "probe-baseline",
+        "probe-random",
+        "probe-pretrained",
+        "plots",
+      ]);
+      for (const s of report.stages) {
+        for (const o of s.outputs) {
+          const info = await Deno.stat(join(out, o));
+          assert.ok(info.isDirectory || info.size > 0, `${s.name}: ${o} is empty`);
+        }
+      }
+    });
+
+    await t.step("the labeled set is balanced over languages and folds", async () => {
+      const set = await readLabeledSet(join(out, "data", "labels.csv"));
+      assert.equal(set.items.length, LANGUAGES.length * report.data.labeledPerClass);
+      assert.ok(set.hasFold);
+      for (const lang of LANGUAGES) {
+        const mine = set.items.filter((i) => i.labels[0] === lang.label);
+        assert.equal(mine.length, report.data.labeledPerClass, lang.label);
+        assert.equal(new Set(mine.map((i) => i.fold)).size, report.data.folds, lang.label);
+      }
+    });
+
+    await t.step("featurize, pretrain and embed wrote real outputs", async () => {
+      assert.ok((await walk(join(out, "features"), "")).length > 0, "no features written");
+      const log = (await Deno.readTextFile(join(out, "pretrain", "log.jsonl"))).trim().split("\n");
+      assert.equal(log.length, report.pretrain.steps);
+      for (const key of ["baseline", "random", "pretrained"]) {
+        const npys = await walk(join(out, "embeddings", key), ".npy");
+        assert.equal(npys.length, LANGUAGES.length * report.data.labeledPerClass, key);
+      }
+      assert.equal(report.results[0]!.dim, 128);
+      assert.equal(report.results[1]!.dim, report.results[2]!.dim);
+    });
+
+    await t.step("the plots are PNG images", async () => {
+      for (const p of [report.plots.loss, ...report.plots.pca]) {
+        const png = decodePng(await Deno.readFile(join(out, p)));
+        assert.ok(png.width >= 320 && png.height >= 240, `${p}: ${png.width}x${png.height}`);
+      }
+      assert.equal(report.plots.pca.length, 3);
+    });
+
+    await t.step("stdout has the table and the plot paths", () => {
+      const rows = stdout.split("\n").filter((l) => /^\| \([abc]\)/.test(l));
+      assert.equal(rows.length, 3, stdout);
+      for (const r of report.results) {
+        assert.match(stdout, new RegExp(`${(100 * r.mean).toFixed(1)} ±`));
+      }
+      assert.match(stdout, new RegExp(`Loss curve: .*${report.plots.loss}`));
+      assert.equal((stdout.match(/PCA plot: /g) ?? []).length, 3);
+    });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
