@@ -98,7 +98,10 @@ Deno.test({
       (err: Error) => {
         assert.ok(err instanceof UsageError);
         assert.ok(err.message.includes(TENSORFLOW_INSTALL_HINT), err.message);
-        assert.match(err.message, /deno install --allow-scripts=npm:@tensorflow\/tfjs-node-gpu/);
+        assert.match(
+          err.message,
+          /deno install --save-exact --allow-scripts=npm:@tensorflow\/tfjs-node-gpu /,
+        );
         return true;
       },
     );

@@ -24,7 +24,7 @@ export const TFJS_VERSION = "4.22.0";
 
 /** One line telling a user how to install the backend (needs internet access). */
 export const TENSORFLOW_INSTALL_HINT = "install it on a machine with internet access: " +
-  `deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu npm:@tensorflow/tfjs-node-gpu@${TFJS_VERSION} ` +
+  `deno install --save-exact --allow-scripts=npm:@tensorflow/tfjs-node-gpu npm:@tensorflow/tfjs-node-gpu@${TFJS_VERSION} ` +
   `(needs CUDA 11.2 and cuDNN 8; @tensorflow/tfjs-node@${TFJS_VERSION} for CPU only)`;
 
 /** What {@link findTensorflow} found. */
