@@ -1,0 +1,138 @@
+/**
+ * Band-limited resampling, numerically the algorithm of torchaudio's default
+ * `torchaudio.functional.resample` (windowed sinc with a squared-cosine, i.e.
+ * Hann, window; lowpass filter width 6; rolloff 0.99).
+ *
+ * torchaudio reduces the rates by their gcd to `orig : new`, builds `new`
+ * polyphase filters of `2 * width + orig` taps and runs them as one strided
+ * convolution over the signal zero-padded by `width` on the left and
+ * `width + orig` on the right. Most of those taps are zero: the window is
+ * clamped to |t| <= lowpass_filter_width, where both the window and the sinc
+ * vanish. We build the same filters in float64, keep only the taps inside
+ * the window (the dropped ones are below 1e-20 in torchaudio's float32
+ * kernel), and accumulate in float64. Output length is
+ * `ceil(new * length / orig)`, as in torchaudio.
+ *
+ * @module
+ */
+
+/** Options of {@link resample}; the defaults are torchaudio's. */
+export interface ResampleOptions {
+  /** Zero crossings of the sinc kept on each side (torchaudio default 6). */
+  lowpassFilterWidth?: number;
+  /** Cut-off as a fraction of the lower Nyquist frequency (default 0.99). */
+  rolloff?: number;
+}
+
+/** One polyphase filter bank for a reduced rate pair `orig : new`. */
+interface Kernel {
+  orig: number;
+  next: number;
+  width: number;
+  /** Index of the first kept tap of each phase (into the padded signal window). */
+  start: Int32Array;
+  /** Offsets of each phase's taps into `taps`; phase j is taps[offset[j] .. offset[j+1]). */
+  offset: Int32Array;
+  taps: Float64Array;
+}
+
+const cache = new Map<string, Kernel>();
+const f32 = Math.fround;
+const PI = Math.fround(Math.PI);
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+function buildKernel(orig: number, next: number, lpw: number, rolloff: number): Kernel {
+  const base = Math.min(orig, next) * rolloff;
+  const width = Math.ceil((lpw * orig) / base);
+  const baseF = f32(base);
+  const scaleF = f32(base / orig);
+  const start = new Int32Array(next);
+  const offset = new Int32Array(next + 1);
+  const phases: Float64Array[] = [];
+  for (let j = 0; j < next; j++) {
+    // Tap k (0 <= k < 2 * width + orig) sits at t = ((k - width) / orig - j / next) * base;
+    // keep the taps with |t| < lpw, the only ones where the clamped window is non-zero.
+    const centre = width + (orig * j) / next;
+    const reach = (lpw * orig) / base;
+    const k0 = Math.max(0, Math.floor(centre - reach));
+    const k1 = Math.min(2 * width + orig - 1, Math.ceil(centre + reach));
+    const row = new Float64Array(k1 - k0 + 1);
+    for (let k = k0; k <= k1; k++) {
+      // Same float32 operation sequence as torchaudio's kernel (its dtype follows the
+      // float32 waveform), so both carry the same ~1e-5 kernel rounding.
+      let t = f32(f32((k - width) / orig) + f32(-j / next));
+      t = f32(t * baseF);
+      t = Math.max(-lpw, Math.min(lpw, t));
+      const c = f32(Math.cos(f32(f32(f32(t * PI) / lpw) / 2)));
+      const w = f32(c * c);
+      const x = f32(t * PI);
+      const sinc = x === 0 ? 1 : f32(f32(Math.sin(x)) / x);
+      row[k - k0] = f32(sinc * f32(w * scaleF));
+    }
+    start[j] = k0;
+    phases.push(row);
+    offset[j + 1] = offset[j]! + row.length;
+  }
+  const taps = new Float64Array(offset[next]!);
+  phases.forEach((row, j) => taps.set(row, offset[j]!));
+  return { orig, next, width, start, offset, taps };
+}
+
+function kernelFor(from: number, to: number, lpw: number, rolloff: number): Kernel {
+  const g = gcd(from, to);
+  const key = `${from / g}:${to / g}:${lpw}:${rolloff}`;
+  let k = cache.get(key);
+  if (!k) {
+    k = buildKernel(from / g, to / g, lpw, rolloff);
+    cache.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * Resamples `x` from `from` Hz to `to` Hz (both positive integers).
+ * Returns `x` itself when the rates are equal.
+ *
+ * @example
+ * ```ts
+ * const y = resample(new Float32Array(44100), 44100, 16000); // y.length === 16000
+ * ```
+ */
+export function resample(
+  x: Float32Array,
+  from: number,
+  to: number,
+  opts: ResampleOptions = {},
+): Float32Array {
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from <= 0 || to <= 0) {
+    throw new RangeError(`Sample rates must be positive integers, got ${from} and ${to}`);
+  }
+  if (from === to) return x;
+  const { orig, next, width, start, offset, taps } = kernelFor(
+    from,
+    to,
+    opts.lowpassFilterWidth ?? 6,
+    opts.rolloff ?? 0.99,
+  );
+  const n = x.length;
+  const outLen = Math.ceil((next * n) / orig);
+  const y = new Float32Array(outLen);
+  for (let m = 0; m < outLen; m++) {
+    const i = Math.floor(m / next);
+    const j = m - i * next;
+    // Padded index p = i * orig + k maps to x[p - width].
+    const first = i * orig + start[j]! - width;
+    const o0 = offset[j]!;
+    const len = offset[j + 1]! - o0;
+    let acc = 0;
+    const lo = Math.max(0, -first);
+    const hi = Math.min(len, n - first);
+    for (let k = lo; k < hi; k++) acc += x[first + k]! * taps[o0 + k]!;
+    y[m] = acc;
+  }
+  return y;
+}
