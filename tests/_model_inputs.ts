@@ -78,3 +78,38 @@ export async function assertNoTensorLeak(
   const after = tf.memory().numTensors;
   if (after !== before) throw new Error(`${what} leaked ${after - before} tensors`);
 }
+
+/** Float32 test waveform at 16 kHz, the same numbers as `audio()` in tools/gen_model_fixtures.py. */
+export function audio(seconds: number, seed: number): Float32Array {
+  const x = new Float32Array(Math.trunc(seconds * 16000));
+  for (let n = 0; n < x.length; n++) {
+    const t = n / 16000;
+    x[n] = 0.3 * Math.sin(2 * Math.PI * (220 + 40 * seed + 150 * t) * t) +
+      0.2 * Math.sin(2 * Math.PI * 1000 * t) * (0.5 + 0.5 * Math.sin(2 * Math.PI * 0.7 * t)) +
+      0.05 * Math.sin(n * n * 1e-4 + seed);
+  }
+  return x;
+}
+
+/** A mono IEEE-float WAV file of `samples` (exact: no quantisation). */
+export function floatWav(samples: Float32Array, rate = 16000): Uint8Array {
+  const out = new Uint8Array(44 + samples.length * 4);
+  const dv = new DataView(out.buffer);
+  const tag = (o: number, s: string) =>
+    [...s].forEach((c, i) => dv.setUint8(o + i, c.charCodeAt(0)));
+  tag(0, "RIFF");
+  dv.setUint32(4, 36 + samples.length * 4, true);
+  tag(8, "WAVE");
+  tag(12, "fmt ");
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, 3, true); // IEEE float
+  dv.setUint16(22, 1, true);
+  dv.setUint32(24, rate, true);
+  dv.setUint32(28, rate * 4, true);
+  dv.setUint16(32, 4, true);
+  dv.setUint16(34, 32, true);
+  tag(36, "data");
+  dv.setUint32(40, samples.length * 4, true);
+  new Float32Array(out.buffer, 44).set(samples);
+  return out;
+}

@@ -43,6 +43,27 @@ DEFAULT_MEL = {
 }
 
 
+def audio(seconds, seed):
+    """Float32 test waveform at 16 kHz; tests/_model_inputs.ts computes the same."""
+    n = np.arange(int(seconds * 16000), dtype=np.float64)
+    t = n / 16000
+    x = (0.3 * np.sin(2 * np.pi * (220 + 40 * seed + 150 * t) * t)
+         + 0.2 * np.sin(2 * np.pi * 1000 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+         + 0.05 * np.sin(n * n * 1e-4 + seed))
+    return x.astype(np.float32)
+
+
+def log_mel(x):
+    """Spec section 1 with torchaudio (float64)."""
+    import torchaudio
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, f_min=60, f_max=7800,
+        n_mels=64, power=2.0, norm=None, mel_scale="htk", center=True, pad_mode="reflect")
+    db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80)
+    m = db(mel.double()(torch.from_numpy(x.astype(np.float64))))
+    return (m + 79.6482) / (50.6842 + 79.6482) * 2 - 1
+
+
 def signal(frames, seed):
     """[64, frames] float32 test input; tests/_model_inputs.ts computes the same."""
     f = np.arange(64, dtype=np.float64)[:, None]
@@ -271,6 +292,20 @@ def main():
     for j, w in enumerate(widths):
         assert torch.allclose(batched[j], torch.tensor(clips[str(w)]["quirk"]), atol=1e-9), w
     refs["a"] = {"chunk": chunk, "widths": widths, "clips": clips}
+
+    # End to end: waveforms -> centre crop to 12 s -> torchaudio log-mel -> clip protocol.
+    files = {}
+    for seconds, seed in [(20.0, 1), (7.3, 2), (0.5, 3)]:
+        x = audio(seconds, seed)
+        if len(x) > 192000:
+            start = (len(x) - 192000) // 2
+            x = x[start:start + 192000]
+        feats = log_mel(x)[None]
+        with torch.no_grad():
+            e = a.chunks(feats, torch.tensor([feats.shape[-1]]), 12, chunk)[0]
+        files[f"{seconds}s"] = {"seconds": seconds, "seed": seed, "frames": feats.shape[-1],
+                                "embedding": rounded(e)}
+    refs["a_audio"] = files
 
     # Frame mode on model a: chunks of chunk - chunk % 4 frames, last block through the norm.
     w, fc = 530, chunk - chunk % 4
