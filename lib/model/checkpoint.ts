@@ -11,31 +11,7 @@
  */
 import { UserError } from "../cli/errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-// Interim copy of lib/features/mel.ts's MelConfig (not landed yet); replaced by its import.
-type MelConfig = {
-  sampleRate: number;
-  nFft: number;
-  winLength: number;
-  hop: number;
-  nMels: number;
-  fMin: number;
-  fMax: number;
-  topDb: number;
-  scaleMin: number;
-  scaleMax: number;
-};
-const DEFAULT_MEL: MelConfig = {
-  sampleRate: 16000,
-  nFft: 1024,
-  winLength: 1024,
-  hop: 160,
-  nMels: 64,
-  fMin: 60,
-  fMax: 7800,
-  topDb: 80,
-  scaleMin: -79.6482,
-  scaleMax: 50.6842,
-};
+import { DEFAULT_MEL, type MelConfig } from "../features/mel.ts";
 import { type EncoderConfig, validateConfig } from "./config.ts";
 import type { Encoder, EncoderOptions } from "./encoder.ts";
 import { type HostTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
