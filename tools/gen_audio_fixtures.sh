@@ -76,8 +76,11 @@ B=$OUT/bad
 printf 'This is a text file, not audio.\n' >"$B/text.wav"
 # A WAV whose header promises data that was cut off after 40 bytes.
 head -c 40 "$OUT/mono_8k.wav" >"$B/truncated.wav"
-# An MP3 name on bytes that are no audio at all (deterministic).
-head -c 4096 /dev/zero | tr '\0' '\132' >"$B/corrupt.mp3"
+# Binary bytes that are no audio at all, under an MP3 name.
+head -c 4096 /dev/zero >"$B/garbage.mp3"
+# A FLAC stream cut off after its header; an MP4 container cut before its audio track.
+head -c 200 "$C/flac.flac" >"$B/truncated_stream.flac"
+head -c 300 "$C/aac.m4a" >"$B/corrupt.m4a"
 # A real audio format that audio-decode does not read (Sun/NeXT .au).
 clip "$TMP/master.wav" 1.0 0.1 8000 "$B/unsupported.au" -b 16
 

@@ -1,0 +1,173 @@
+/**
+ * `atst featurize`: audio files -> ATST log-mel features, one [64, T]
+ * float32 `.npy` per input (mirroring relative paths) or JSON Lines on
+ * stdout. Flags and wiring only; the math is in lib/audio and lib/features.
+ *
+ * @module
+ */
+import { extname, join } from "node:path";
+import denoJson from "../deno.json" with { type: "json" };
+import { choice, parseFlags, str } from "../lib/cli/args.ts";
+import { InputError, UsageError, UserError } from "../lib/cli/errors.ts";
+import { expandInputs, type InputFile, shard } from "../lib/audio/inputs.ts";
+import { loadAudio } from "../lib/audio/load.ts";
+import { DEFAULT_MEL, logMel } from "../lib/features/mel.ts";
+import { jsonlHeader, jsonlRecord } from "../lib/features/features_jsonl.ts";
+import { exists } from "../lib/io/atomic.ts";
+import { writeNpy } from "../lib/io/npy.ts";
+import { Progress } from "../lib/io/progress.ts";
+
+const HELP = `atst featurize: audio files -> ATST log-mel features
+
+Usage: atst featurize IN... --out DIR [flags]
+       atst featurize IN... --format jsonl > features.jsonl
+
+Inputs (IN): audio files, folders (searched recursively for audio files,
+sorted), @list.txt (one path per line), or - (paths read from stdin).
+Formats are recognised from the bytes: WAV (8/16/24/32-bit int, 32/64-bit
+float), AIFF, FLAC, MP3, Ogg Vorbis, Opus, AAC/M4A, WebM. Audio is mixed to
+mono (mean of channels) and resampled to 16 kHz (torchaudio-compatible).
+
+Output: 64 mel bands x T frames (T = 1 + floor(samples16k / 160), 10 ms hop),
+float32, scaled to about [-1, 1] exactly as the ATST reference front end.
+
+Flags:
+  --out DIR          write DIR/<relative path>.npy per input ([64, T] float32);
+                     a folder input's files keep their path below that folder,
+                     a file input keeps its relative path (else its name)
+  --format FMT       npy (default) or jsonl: one JSON object per file on stdout,
+                     after one header line {"header":{version, mel config}};
+                     records: {path, rel, sample_rate, source_rate, channels,
+                     frames, n_mels, features: [64 rows of T numbers]}
+  --skip-existing    do not recompute inputs whose .npy already exists
+  --shard K/N        process only shard K of N (every N-th input from K)
+  --quiet            no progress or summary on stderr (errors still shown)
+  -h, --help         show this help
+
+A bad input (missing, unreadable, empty, corrupt, not audio, unsupported
+codec) is reported as one line on stderr; the others are still processed,
+nothing is written for it, and the exit code is 1. Outputs are written
+atomically (temporary file, then rename).
+
+Examples:
+  atst featurize clips/ --out feats/
+  atst featurize a.wav b.mp3 --format jsonl > feats.jsonl
+  find data -name '*.flac' | atst featurize - --out feats/ --skip-existing
+  atst featurize @train.txt --out feats/ --shard 1/4`;
+
+function outputPath(outDir: string, rel: string): string {
+  const ext = extname(rel);
+  return join(outDir, (ext ? rel.slice(0, -ext.length) : rel) + ".npy");
+}
+
+function parseShard(spec: string | undefined): [number, number] | null {
+  if (spec === undefined) return null;
+  const m = /^(\d+)\/(\d+)$/.exec(spec);
+  const k = Number(m?.[1]), n = Number(m?.[2]);
+  if (!m || n < 1 || k < 1 || k > n) {
+    throw new UsageError(`Flag --shard expects K/N with 1 <= K <= N, got '${spec}'`);
+  }
+  return [k, n];
+}
+
+/** Runs `atst featurize` and returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals, help } = parseFlags(args, {
+    out: { type: "string", short: "o" },
+    format: { type: "string" },
+    "skip-existing": { type: "boolean" },
+    shard: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  const format = choice(values, "format", ["npy", "jsonl"] as const, "npy");
+  const outDir = str(values, "out");
+  const quiet = values.quiet === true;
+  const skipExisting = values["skip-existing"] === true;
+  const shardSpec = parseShard(str(values, "shard"));
+  if (positionals.length === 0) {
+    throw new UsageError("No inputs given (see 'atst featurize --help')");
+  }
+  if (format === "npy" && outDir === undefined) {
+    throw new UsageError("Flag --out DIR is required with --format npy");
+  }
+  if (format === "jsonl" && outDir !== undefined) {
+    throw new UsageError("Flag --out is not used with --format jsonl (records go to stdout)");
+  }
+  if (format === "jsonl" && skipExisting) {
+    throw new UsageError("Flag --skip-existing needs --format npy");
+  }
+
+  const expanded = await expandInputs(positionals);
+  const errors: InputError[] = [...expanded.errors];
+  let files: InputFile[] = shardSpec ? shard(expanded.files, ...shardSpec) : expanded.files;
+
+  // Two inputs that differ only in extension would write the same .npy.
+  const jobs: Array<InputFile & { out?: string }> = [];
+  if (outDir !== undefined) {
+    const owners = new Map<string, string>();
+    for (const f of files) {
+      const out = outputPath(outDir, f.rel);
+      const owner = owners.get(out);
+      if (owner !== undefined) {
+        errors.push(new InputError(f.path, `output '${out}' would overwrite that of '${owner}'`));
+        continue;
+      }
+      owners.set(out, f.path);
+      jobs.push({ ...f, out });
+    }
+  } else {
+    jobs.push(...files);
+  }
+  files = [];
+
+  const progress = new Progress({ label: "featurize", total: jobs.length, enabled: !quiet });
+  for (const e of errors) progress.log(e.message);
+  const stdout = Deno.stdout;
+  const enc = new TextEncoder();
+  const emit = async (line: string) => {
+    const bytes = enc.encode(line + "\n");
+    for (let off = 0; off < bytes.length;) off += await stdout.write(bytes.subarray(off));
+  };
+  if (format === "jsonl") await emit(jsonlHeader(denoJson.version, DEFAULT_MEL));
+
+  let written = 0, skipped = 0;
+  for (const job of jobs) {
+    try {
+      if (job.out !== undefined && skipExisting && (await exists(job.out))) {
+        skipped++;
+        continue;
+      }
+      const audio = await loadAudio(job.path);
+      const features = logMel(audio.samples, DEFAULT_MEL);
+      if (job.out !== undefined) {
+        const shape = [features.nMels, features.frames]; // [64, T]
+        await writeNpy(job.out, { shape, data: features.data }).catch((err) => {
+          const reason = err instanceof Error ? err.message : String(err);
+          throw new UserError(`Cannot write '${job.out}': ${reason}`);
+        });
+      } else {
+        const { sourceRate, channels } = audio;
+        await emit(jsonlRecord({ path: job.path, rel: job.rel, sourceRate, channels, features }));
+      }
+      written++;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      errors.push(err);
+      progress.log(err.message);
+    } finally {
+      progress.tick();
+    }
+  }
+  progress.done();
+  if (!quiet) {
+    const parts = [`${written} written`];
+    if (skipped) parts.push(`${skipped} skipped (existing)`);
+    if (errors.length) parts.push(`${errors.length} failed`);
+    console.error(`featurize: ${parts.join(", ")}`);
+  }
+  return errors.length > 0 ? 1 : 0;
+}
