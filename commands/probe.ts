@@ -35,7 +35,10 @@ Flags:
   --embeddings SRC   outputs of 'atst embed': a folder of <path>.npy clip
                      embeddings, or a --format jsonl file
   --model CKPT       compute clip embeddings with this checkpoint instead
-  --cache DIR        embedding cache for --model (default .atst-cache)
+  --cache DIR        embedding cache for --model (default .atst-cache in the
+                     current folder; one .npy per model, settings and file
+                     content, so renamed files are not embedded again)
+  --no-cache         neither read nor write the cache
   --protocol P       reference (default; spec 5: BatchNorm, SGD, cosine,
                      100 epochs, best validation epoch) or evar (train
                      standardisation, Adam, early stopping)
@@ -65,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
     embeddings: { type: "string" },
     model: { type: "string" },
     cache: { type: "string" },
+    "no-cache": { type: "boolean" },
     protocol: { type: "string" },
     task: { type: "string" },
     epochs: { type: "string" },
@@ -107,7 +111,7 @@ export async function run(args: string[]): Promise<number> {
   const table = embeddings !== undefined
     ? await readEmbeddings(embeddings, set.items)
     : await (await import("../lib/probe/model_embeddings.ts")).embedWithModel(model!, set.items, {
-      cache: str(values, "cache", ".atst-cache"),
+      cache: values["no-cache"] === true ? null : str(values, "cache", ".atst-cache"),
       quiet,
     });
   const embedSeconds = (performance.now() - tEmbed) / 1000;

@@ -118,6 +118,61 @@ Deno.test("atst probe prints the report on stdout without --report, and --help s
   }
 });
 
+Deno.test("atst probe --model embeds the audio, caches it and names the model in the report", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "probe_cli_model_" });
+  try {
+    const rows = ["path,label,split"];
+    for (let i = 0; i < 12; i++) {
+      const f = i % 2 ? 700 : 250;
+      const s = Float32Array.from(
+        { length: 4000 },
+        (_, t) => 0.4 * Math.sin((2 * Math.PI * f * t) / 16000) + 0.01 * (i + 1) * Math.sin(t),
+      );
+      await Deno.writeFile(join(dir, `${i}.wav`), wav16k(s));
+      rows.push(`${i}.wav,${i % 2 ? "high" : "low"},${["train", "train", "valid", "test"][i % 4]}`);
+    }
+    await Deno.writeTextFile(join(dir, "labels.csv"), rows.join("\n") + "\n");
+    const model = new URL("../fixtures/model/b.safetensors", import.meta.url).pathname;
+    const r = await cli(
+      ["labels.csv", "--model", model, "--report", "r.json", "--epochs", "10"],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(await Deno.readTextFile(join(dir, "r.json")));
+    const sha = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(model))),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    assert.equal(report.model.sha256, sha);
+    assert.equal(report.embeddings.dim, 192);
+    const [sub] = [...Deno.readDirSync(join(dir, ".atst-cache"))];
+    assert.equal([...Deno.readDirSync(join(dir, ".atst-cache", sub!.name))].length, 12);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** 16-bit PCM mono 16 kHz WAV bytes. */
+function wav16k(samples: Float32Array): Uint8Array {
+  const out = new Uint8Array(44 + samples.length * 2);
+  const dv = new DataView(out.buffer);
+  const tag = (o: number, s: string) => [...s].forEach((ch, i) => (out[o + i] = ch.charCodeAt(0)));
+  tag(0, "RIFF");
+  dv.setUint32(4, 36 + samples.length * 2, true);
+  tag(8, "WAVEfmt ");
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, 1, true);
+  dv.setUint16(22, 1, true);
+  dv.setUint32(24, 16000, true);
+  dv.setUint32(28, 32000, true);
+  dv.setUint16(32, 2, true);
+  dv.setUint16(34, 16, true);
+  tag(36, "data");
+  dv.setUint32(40, samples.length * 2, true);
+  samples.forEach((v, i) => dv.setInt16(44 + 2 * i, Math.round(v * 32767), true));
+  return out;
+}
+
 Deno.test("atst probe rejects bad input with one line, exit 2 and no report left behind", async (t) => {
   const cases: {
     name: string;

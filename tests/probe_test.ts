@@ -321,7 +321,7 @@ Deno.test("labeled sets read from CSV (quoted, multi-label) and from label folde
   }
 });
 
-Deno.test("embeddings are found as .npy files mirroring the paths or in a JSONL file", async (t) => {
+Deno.test("embeddings are found as .npy files mirroring the paths, or in a JSONL or CSV file", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "probe_emb_" });
   try {
     const set = parseLabeledCsv("path,label\ndata/a/x.wav,a\ndata/b/y.wav,b\n", join(dir, "l.csv"));
@@ -349,6 +349,13 @@ Deno.test("embeddings are found as .npy files mirroring the paths or in a JSONL 
       const tab = await embeddingsFromJsonl(file, set.items);
       assert.deepEqual(Array.from(tab.x), [1, 2, 3, 4, 5, 6]);
       assert.equal(tab.modelSha256, sha);
+    });
+    await t.step("a CSV file as written by embed --format csv", async () => {
+      const file = join(dir, "e.csv");
+      await Deno.writeTextFile(file, 'path,e0,e1,e2\n"data/b/y.wav",4,5,6\ndata/a/x.wav,1,2,3\n');
+      assert.deepEqual(Array.from((await readEmbeddings(file, set.items)).x), [1, 2, 3, 4, 5, 6]);
+      await Deno.writeTextFile(file, "path,time_ms,e0\ndata/a/x.wav,20,1\n");
+      await assert.rejects(() => readEmbeddings(file, set.items), /holds frame embeddings/);
     });
     await t.step(
       "mismatched dimensions, frame embeddings and missing files are errors",

@@ -1,8 +1,10 @@
 /**
  * Reading the clip embeddings of a labeled set from the outputs of
- * `atst embed`: a folder of `.npy` files mirroring the audio paths
- * (`DIR/<rel path>.npy`, one 1-D float32 vector each), or one JSON Lines
- * file (`--format jsonl`: a header line, then `{path, embedding}` objects).
+ * `atst embed` (writers: lib/embed/writers.ts): a folder of `.npy` files
+ * mirroring the audio paths (`DIR/<rel path without extension>.npy`, one
+ * 1-D float32 vector each, `DIR/embed.json` with the model hash), one JSON
+ * Lines file (`--format jsonl`: a header line, then `{path, embedding}`
+ * objects), or one CSV file (`--format csv`: `path,e0,e1,...`).
  *
  * @module
  */
@@ -159,12 +161,62 @@ async function* lines(path: string): AsyncGenerator<string> {
   if (buf) yield buf;
 }
 
+/** Header and records of a JSONL or CSV embeddings file, one at a time. */
+async function* records(
+  file: string,
+): AsyncGenerator<{ line: number; path?: string; v?: unknown; header?: unknown }> {
+  const csv = /\.csv$/i.test(file);
+  let lineNo = 0;
+  for await (const line of lines(file)) {
+    lineNo++;
+    if (!line.trim()) continue;
+    if (csv) {
+      // Paths may be quoted; the numbers never are.
+      const fields = line.startsWith('"')
+        ? parseQuotedFirst(line)
+        : [line.slice(0, line.indexOf(",")), line.slice(line.indexOf(",") + 1)];
+      if (lineNo === 1) {
+        if (/(^|,)time_ms(,|$)/.test(line)) {
+          throw new UserError(
+            `Embeddings file '${file}' holds frame embeddings; the probe needs clip embeddings`,
+          );
+        }
+        continue;
+      }
+      yield { line: lineNo, path: fields[0], v: fields[1]!.split(",").map(Number) };
+      continue;
+    }
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      throw new UserError(`Embeddings file '${file}' line ${lineNo} is not JSON`);
+    }
+    if (!Array.isArray(rec.embedding) && (lineNo === 1 || !("path" in rec))) {
+      yield { line: lineNo, header: rec };
+    } else yield { line: lineNo, path: String(rec.path ?? ""), v: rec.embedding };
+  }
+}
+
+function parseQuotedFirst(line: string): [string, string] {
+  let i = 1, out = "";
+  for (; i < line.length; i++) {
+    if (line[i] === '"' && line[i + 1] === '"') {
+      out += '"';
+      i++;
+    } else if (line[i] === '"') break;
+    else out += line[i];
+  }
+  return [out, line.slice(i + 2)];
+}
+
 function normPath(p: string): string {
   return p.replaceAll("\\", "/").replace(/^\.\//, "");
 }
 
 /**
- * Reads the embeddings of `items` from an `embed --format jsonl` file. An
+ * Reads the embeddings of `items` from an `embed --format jsonl` (or
+ * `--format csv`) file. An
  * item matches the record whose `path` equals its path (as written, or
  * resolved), or, failing that, the one record whose path ends with it.
  */
@@ -181,35 +233,26 @@ export async function embeddingsFromJsonl(
   const done = new Uint8Array(items.length);
   const unmatched: { path: string; v: number[] }[] = [];
   let sha: string | undefined;
-  let lineNo = 0;
   try {
-    for await (const line of lines(file)) {
-      lineNo++;
-      if (!line.trim()) continue;
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line);
-      } catch {
-        throw new UserError(`Embeddings file '${file}' line ${lineNo} is not JSON`);
+    for await (const rec of records(file)) {
+      if (rec.header !== undefined) {
+        sha ??= findSha(rec.header);
+        continue;
       }
-      const v = rec.embedding ?? rec.clip;
+      const v = rec.v;
       if (!Array.isArray(v)) {
-        if (lineNo === 1 || !("path" in rec)) {
-          sha ??= findSha(rec);
-          continue; // header or metadata line
-        }
-        throw new UserError(`Embeddings file '${file}' line ${lineNo} has no 'embedding' array`);
+        throw new UserError(`Embeddings file '${file}' line ${rec.line} has no 'embedding' array`);
       }
       if (v.length && Array.isArray(v[0])) {
         throw new UserError(
-          `Embeddings file '${file}' line ${lineNo} holds frame embeddings; the probe needs clip embeddings`,
+          `Embeddings file '${file}' line ${rec.line} holds frame embeddings; the probe needs clip embeddings`,
         );
       }
-      const p = normPath(String(rec.path ?? ""));
+      const p = normPath(rec.path ?? "");
       const i = want.get(p) ?? want.get(normPath(resolve(p)));
       if (i === undefined) unmatched.push({ path: p, v: v as number[] });
       else if (!done[i]) {
-        table.set(i, v as number[], `${file}:${lineNo}`);
+        table.set(i, v as number[], `${file}:${rec.line}`);
         done[i] = 1;
       }
     }
@@ -235,7 +278,7 @@ export async function embeddingsFromJsonl(
   return table.finish(file, sha);
 }
 
-/** Reads embeddings from a folder of .npy files or a .jsonl file. */
+/** Reads embeddings from a folder of .npy files, or a .jsonl or .csv file. */
 export async function readEmbeddings(
   source: string,
   items: LabeledItem[],
