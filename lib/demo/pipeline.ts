@@ -97,15 +97,20 @@ const METHODS: { key: MethodResult["key"]; name: string }[] = [
   { key: "pretrained", name: "(c) encoder, pre-trained" },
 ];
 
-/** Runs `atst <args>`; stderr passes through (progress), stdout is returned. Throws on failure. */
+/**
+ * Runs `atst <args>` and returns its stdout. Its stderr (progress, the
+ * probe's fold table) is kept and shown only when it fails, so the demo's
+ * own output stays readable.
+ */
 async function atst(args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).output();
   if (out.code !== 0) {
-    throw new UserError(`'atst ${args.join(" ")}' failed with exit code ${out.code}`);
+    const tail = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-15).join("\n");
+    throw new UserError(`'atst ${args.join(" ")}' failed with exit code ${out.code}:\n${tail}`);
   }
   return new TextDecoder().decode(out.stdout);
 }
@@ -166,7 +171,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
     const r = await fn();
     const seconds = (performance.now() - t) / 1000;
     stages.push({ name, seconds, command: r.command, outputs: r.outputs.map(rel) });
-    say(`demo: ${name} done in ${seconds.toFixed(1)} s`);
+    say(`demo: ${name} done in ${seconds.toFixed(1)} s${r.command ? `: ${r.command}` : ""}`);
     return r.value;
   };
   const common = ["--backend", cfg.backend, "--quiet"];
@@ -211,7 +216,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
       0,
       cfg.featurizeFiles,
     );
-    const args = ["featurize", ...files, "--out", dir, ...common];
+    const args = ["featurize", ...files, "--out", dir, "--quiet"];
     await atst(args);
     return { value: undefined, outputs: [dir], command: `atst ${args.map(rel).join(" ")}` };
   });
