@@ -132,6 +132,77 @@ Deno.test("the probe agrees with scikit-learn's LogisticRegression on the same s
   );
 });
 
+Deno.test("fitLinear reproduces the PyTorch protocols step by step from the same initial weights", async (t) => {
+  type Run = {
+    weight: number[];
+    bias: number[];
+    losses: number[];
+    runningMean?: number[];
+    runningVar?: number[];
+  };
+  const g = JSON.parse(
+    Deno.readTextFileSync(new URL("../fixtures/probe/steps.json", import.meta.url)),
+  ) as {
+    n: number;
+    dim: number;
+    classes: number;
+    epochs: number;
+    x: number[];
+    y: number[];
+    yMulti: number[];
+    init: number[];
+  } & Record<"reference" | "referenceMulti" | "evar" | "evarMulti", Run>;
+  const { n, dim, classes: C, epochs } = g;
+  const single = new Float32Array(n * C);
+  g.y.forEach((c, i) => (single[i * C + c] = 1));
+  const near = (a: ArrayLike<number>, b: number[], tol: number, what: string) => {
+    assert.equal(a.length, b.length, what);
+    for (let i = 0; i < b.length; i++) {
+      assert.ok(
+        Math.abs(a[i]! - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)),
+        `${what}[${i}]: ${a[i]} vs ${b[i]}`,
+      );
+    }
+  };
+  const cases = [
+    ["reference", false, "reference"],
+    ["reference", true, "referenceMulti"],
+    ["evar", false, "evar"],
+    ["evar", true, "evarMulti"],
+  ] as const;
+  for (const [protocol, multiLabel, key] of cases) {
+    await t.step(
+      `${protocol}, ${multiLabel ? "sigmoid + BCE" : "softmax + cross-entropy"}`,
+      async () => {
+        const data = {
+          x: Float32Array.from(g.x),
+          y: multiLabel ? Float32Array.from(g.yMulti) : single,
+          n,
+        };
+        const fit = await fitLinear(
+          { train: data, valid: data, dim, classes: C, multiLabel },
+          protocolConfig(protocol, { epochs }),
+          { initWeight: Float32Array.from(g.init) },
+        );
+        const ref = g[key];
+        assert.equal(fit.epochsRun, epochs);
+        near(fit.history.map((h) => h.loss), ref.losses, 1e-5, "loss per epoch");
+        near(fit.last.weight, ref.weight, 1e-6, "weight");
+        near(fit.last.bias, ref.bias, 1e-6, "bias");
+        if (ref.runningMean && ref.runningVar) {
+          near(fit.last.mean, ref.runningMean, 1e-5, "BatchNorm running mean");
+          near(
+            fit.last.invStd,
+            ref.runningVar.map((v) => 1 / Math.sqrt(v + 1e-5)),
+            1e-5,
+            "1 / sqrt(running var + eps)",
+          );
+        }
+      },
+    );
+  }
+});
+
 Deno.test("tfjs products match the plain loops and leave no tensors behind", async () => {
   const rng = new Rng(5);
   const s = { rows: 7, dim: 33, classes: 5 };

@@ -10,6 +10,10 @@ Writes fixtures/probe/:
   same standardised features (StandardScaler fitted on train).
 - multi_{x,y}_{train,valid,test}.npy + multi_reference.json: a 4-label
   problem and the macro mAP of one-vs-rest LogisticRegression.
+- steps.json: the probe protocols written in PyTorch (BatchNorm1d without
+  affine + Linear + SGD momentum + CosineAnnealingLR; standardise + Adam
+  with weight decay; softmax CE and BCE) run full-batch from given initial
+  weights; the weights and BatchNorm running statistics after training.
 
 Run: /usr/bin/python3 tools/gen_probe_fixtures.py   (sklearn 1.2, scipy)
 """
@@ -102,5 +106,67 @@ prob = ovr.predict_proba(scaler.transform(msets["test"][0]))
 dump("multi_reference", {
     "classes": k, "dim": dim,
     "oneVsRestLogisticRegressionTestMAP": float(average_precision_score(msets["test"][1], prob, average="macro")),
+})
+
+
+# 4. The protocols step by step in PyTorch, full batch (40 rows < batch size), fixed init.
+import torch  # noqa: E402  (only this section needs it)
+
+torch.set_default_dtype(torch.float32)
+n, dim, k, epochs = 40, 6, 3, 20
+xs = (rng.normal(0, 1, (n, dim)) * rng.uniform(0.5, 3, dim) + rng.normal(0, 2, dim)).astype(np.float32)
+ys = (np.arange(n) % k).astype(np.int64)
+xs[np.arange(n), ys] += 2.0  # some signal
+ym = (rng.random((n, k)) < 0.4).astype(np.float32)
+w0 = (rng.normal(0, 0.01, (dim, k))).astype(np.float32)  # our layout [E, C]
+
+
+def run(protocol, multi):
+    lin = torch.nn.Linear(dim, k)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w0.T))
+        lin.bias.zero_()
+    x = torch.from_numpy(xs)
+    bn = None
+    if protocol == "reference":
+        bn = torch.nn.BatchNorm1d(dim, affine=False)
+        bn.train()
+        opt = torch.optim.SGD(lin.parameters(), lr=0.002 * 1024 / 256, momentum=0.9, weight_decay=0)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    else:
+        mean, std = xs.mean(0), xs.std(0)  # population std, like StandardScaler
+        x = (x - torch.from_numpy(mean)) / torch.from_numpy(std)
+        opt = torch.optim.Adam(lin.parameters(), lr=3e-4, weight_decay=1e-8)
+        sched = None
+    loss_fn = torch.nn.BCEWithLogitsLoss() if multi else torch.nn.CrossEntropyLoss()
+    target = torch.from_numpy(ym) if multi else torch.from_numpy(ys)
+    losses = []
+    for _ in range(epochs):
+        opt.zero_grad()
+        z = lin(bn(x) if bn is not None else x)
+        loss = loss_fn(z, target)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        losses.append(float(loss))
+    out = {
+        "weight": lin.weight.detach().numpy().T.ravel().tolist(),
+        "bias": lin.bias.detach().numpy().tolist(),
+        "losses": losses,
+    }
+    if bn is not None:
+        out["runningMean"] = bn.running_mean.numpy().tolist()
+        out["runningVar"] = bn.running_var.numpy().tolist()
+    return out
+
+
+dump("steps", {
+    "n": n, "dim": dim, "classes": k, "epochs": epochs,
+    "x": xs.ravel().tolist(), "y": ys.tolist(), "yMulti": ym.ravel().tolist(), "init": w0.ravel().tolist(),
+    "reference": run("reference", False),
+    "referenceMulti": run("reference", True),
+    "evar": run("evar", False),
+    "evarMulti": run("evar", True),
 })
 print("wrote", OUT, "single acc", acc, "multi mAP", average_precision_score(msets["test"][1], prob, average="macro"))

@@ -116,7 +116,10 @@ export interface EpochLog {
 
 /** What {@link fitLinear} returns. */
 export interface FitResult {
+  /** The probe of the best validation epoch (what test is scored with). */
   probe: LinearProbe;
+  /** The probe after the last epoch run. */
+  last: LinearProbe;
   /** 1-based epoch whose weights were kept. */
   bestEpoch: number;
   bestValid: number;
@@ -259,10 +262,18 @@ class Trainer {
   readonly runVar: Float64Array;
   step = 0;
 
-  constructor(readonly dim: number, readonly classes: number, readonly cfg: ProbeConfig, rng: Rng) {
+  constructor(
+    readonly dim: number,
+    readonly classes: number,
+    readonly cfg: ProbeConfig,
+    rng: Rng,
+    init?: Float32Array,
+  ) {
     const size = dim * classes + classes;
     this.p = new Float32Array(size);
-    for (let i = 0; i < dim * classes; i++) this.p[i] = cfg.initStd * rng.normal();
+    for (let i = 0; i < dim * classes; i++) {
+      this.p[i] = init ? init[i]! : cfg.initStd * rng.normal();
+    }
     this.m = new Float32Array(size);
     this.v = new Float32Array(cfg.optimizer === "adam" ? size : 0);
     this.runMean = new Float64Array(dim);
@@ -361,14 +372,22 @@ class Trainer {
 export async function fitLinear(
   data: { train: ProbeData; valid: ProbeData; dim: number; classes: number; multiLabel: boolean },
   cfg: ProbeConfig,
-  opts: { gemm?: Gemm; onEpoch?: (log: EpochLog) => void } = {},
+  opts: {
+    gemm?: Gemm;
+    onEpoch?: (log: EpochLog) => void;
+    /** Initial weights `[dim, classes]` instead of N(0, initStd) draws (for golden tests). */
+    initWeight?: Float32Array;
+  } = {},
 ): Promise<FitResult> {
   const { train, valid, dim: E, classes: C, multiLabel } = data;
   const gemm = opts.gemm ?? jsGemm;
   const rng = new Rng(cfg.seed);
   const lrs = lrSchedule(cfg);
   const fixed = meanStd(train.x, train.n, E);
-  const tr = new Trainer(E, C, cfg, rng);
+  if (opts.initWeight && opts.initWeight.length !== E * C) {
+    throw new Error("initWeight must hold dim * classes values");
+  }
+  const tr = new Trainer(E, C, cfg, rng, opts.initWeight);
   const xb = new Float32Array(Math.min(train.n, cfg.batchSize + 1) * E);
   const grad = new Float32Array(E * C + C);
 
@@ -431,5 +450,6 @@ export async function fitLinear(
     }
     if (cfg.patience > 0 && epoch - bestEpoch >= cfg.patience) break;
   }
-  return { probe: best!, bestEpoch, bestValid, epochsRun: history.length, history };
+  const last = tr.snapshot(fixed, multiLabel);
+  return { probe: best!, last, bestEpoch, bestValid, epochsRun: history.length, history };
 }
