@@ -113,3 +113,20 @@ export function floatWav(samples: Float32Array, rate = 16000): Uint8Array {
   new Float32Array(out.buffer, 44).set(samples);
   return out;
 }
+
+/** Runs the CLI (`deno run -A main.ts ...args`) and captures its output. */
+export async function runCli(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = fileURLToPath(new URL("../", import.meta.url));
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}main.ts`, ...args],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

@@ -137,7 +137,10 @@ Deno.test("corrupt or mismatched checkpoints fail with one clear line (exit 2)",
   await t.step("not a checkpoint", async () => {
     const p = join(dir, "x.ckpt");
     await Deno.writeTextFile(p, "hello, this is text");
-    await assertRejects(p, /is not an atst checkpoint \(\.safetensors\) nor a PyTorch \.ckpt \(/);
+    await assertRejects(
+      p,
+      /is neither an atst \.safetensors nor a PyTorch \.ckpt\/\.pth \(unrecognised contents\)/,
+    );
   });
   await t.step("truncated", async () => {
     const p = join(dir, "cut.safetensors");

@@ -118,7 +118,9 @@ export async function loadEncoder(
       if (bytes.length > 8 && bytes[8] === 0x7b && !why.includes("bad header length")) {
         return fail(`is a damaged safetensors file: ${why}`);
       }
-      return fail(`is not an atst checkpoint (.safetensors) nor a PyTorch .ckpt (${why})`);
+      return fail(
+        "is neither an atst .safetensors nor a PyTorch .ckpt/.pth (unrecognised contents)",
+      );
     }
     source = "atst";
     tensors = selectEncoder(st.tensors, fail);

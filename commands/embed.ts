@@ -1,0 +1,208 @@
+/**
+ * `atst embed`: audio -> clip or frame embeddings. Flags and wiring only;
+ * the work is in lib/embed/.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
+import { UsageError } from "../lib/cli/errors.ts";
+import { exists, openAtomic } from "../lib/io/atomic.ts";
+import { Progress } from "../lib/io/progress.ts";
+import { type BackendName, BACKENDS, useBackend } from "../lib/backend/backend.ts";
+import { expandInputs, shard } from "../lib/audio/inputs.ts";
+import { loadEncoder } from "../lib/model/checkpoint.ts";
+import { embedFiles, type EmbedResult, embedSettings } from "../lib/embed/embed_files.ts";
+import {
+  csvHeader,
+  csvRows,
+  jsonlRecord,
+  npyPath,
+  writeManifest,
+  writeNpyResult,
+} from "../lib/embed/writers.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+const HELP = `atst embed: audio -> ATST clip or frame embeddings
+
+Usage: atst embed --model CKPT [flags] IN...
+
+IN: audio files, folders (searched recursively), @list.txt (one path per
+line) or - (paths on stdin). CKPT: an atst .safetensors, or the authors'
+PyTorch Lightning .ckpt / plain .pth (teacher encoder, imported directly).
+
+Clip mode (default) follows the reference's linear-evaluation protocol:
+centre crop to 12 s, chunks of int(trainCropSeconds * 100 + 1) frames, for
+each of the last N blocks the CLS token and the mean of the patch tokens,
+averaged over chunks: 2 * N * D values (9216 for small). --frames gives one
+vector per 40 ms patch instead (any length; times are patch centres in ms).
+
+Flags:
+  --model CKPT          checkpoint (required)
+  --out DIR             write DIR/<path>.npy per input (mirroring relative
+                        paths) and DIR/embed.json with the metadata
+  --format F            npy (default with --out), jsonl (default without:
+                        stdout) or csv; jsonl/csv go to DIR/embeddings.F
+                        when --out is given
+  --frames              frame embeddings instead of clip embeddings
+  --blocks N            last N blocks (default 12 for clips, 1 for frames;
+                        clipped to the model's depth)
+  --pool P              clip pooling: cls, mean or both (default both)
+  --corrected-mean      divide each chunk's patch sum by its own patch count
+                        (the reference divides by the remaining length)
+  --batch N             clips per group and chunks per encoder call (default 8)
+  --skip-existing       with --out and npy: skip inputs whose .npy exists
+  --shard K/N           embed only the K-th of N deterministic shares
+  --backend B           ${BACKENDS.join("|")} (default auto)
+  --quiet               no progress lines
+  -h, --help            this text
+
+Examples:
+  atst embed --model atst_small.ckpt clips/ --out emb/
+  atst embed --model m.safetensors a.wav b.flac --format csv > emb.csv
+  atst embed --model m.safetensors long.wav --frames --format jsonl
+
+Exit codes: 0 ok; 1 some inputs failed (one line each on stderr, the rest
+were embedded); 2 bad flags or an unusable checkpoint (nothing written).`;
+
+/** Runs `atst embed`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals, help } = parseFlags(args, {
+    model: { type: "string" },
+    out: { type: "string" },
+    format: { type: "string" },
+    frames: { type: "boolean" },
+    blocks: { type: "string" },
+    pool: { type: "string" },
+    "corrected-mean": { type: "boolean" },
+    batch: { type: "string" },
+    "skip-existing": { type: "boolean" },
+    shard: { type: "string" },
+    backend: { type: "string" },
+    quiet: { type: "boolean" },
+  });
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  const modelPath = str(values, "model");
+  if (!modelPath) {
+    throw new UsageError("Flag --model is required (an atst .safetensors or a PyTorch .ckpt)");
+  }
+  if (positionals.length === 0) {
+    throw new UsageError("No inputs: give audio files, folders, @list.txt or -");
+  }
+  const out = str(values, "out");
+  const format = choice(values, "format", ["npy", "jsonl", "csv"] as const, out ? "npy" : "jsonl");
+  if (format === "npy" && !out) throw new UsageError("Format npy needs --out DIR");
+  const frames = values.frames === true;
+  const blocks = num(values, "blocks", frames ? 1 : 12, { min: 1, integer: true });
+  const pool = choice(values, "pool", ["cls", "mean", "both"] as const, "both");
+  if (frames && (values.pool !== undefined || values["corrected-mean"])) {
+    throw new UsageError(
+      "Flags --pool and --corrected-mean apply to clip embeddings, not --frames",
+    );
+  }
+  const batch = num(values, "batch", 8, { min: 1, max: 4096, integer: true });
+  const skipExisting = values["skip-existing"] === true;
+  if (skipExisting && format !== "npy") {
+    throw new UsageError("Flag --skip-existing needs --out DIR with npy output");
+  }
+  const [k, n] = parseShard(str(values, "shard"));
+  const backendName = choice(values, "backend", BACKENDS, "auto") as BackendName;
+  const quiet = values.quiet === true;
+
+  const backend = await useBackend(backendName, { quiet });
+  const model = await loadEncoder(modelPath, { trainable: false, name: "embed/encoder" });
+  const settings = embedSettings(model, {
+    mode: frames ? "frames" : "clip",
+    blocks,
+    pool,
+    correctedMean: values["corrected-mean"] === true,
+  });
+  const { files: all, errors } = await expandInputs(positionals);
+  let failed = errors.length;
+  for (const e of errors) console.error(`atst: ${e.message}`);
+  let files = shard(all, k, n);
+  const header = {
+    atst: denoJson.version,
+    kind: settings.mode === "clip" ? "clip embeddings" : "frame embeddings",
+    model: {
+      path: resolve(modelPath),
+      sha256: model.meta.sha256,
+      source: model.meta.source,
+      encoder: model.meta.encoder,
+      trainCropSeconds: model.meta.trainCropSeconds,
+    },
+    settings,
+    mel: model.meta.mel,
+    backend,
+    ...(settings.mode === "frames" ? { frameHopMs: 40, frameOffsetMs: 15 } : {}),
+  };
+  if (skipExisting && out) {
+    const before = files.length;
+    const keep = [];
+    for (const f of files) if (!(await exists(npyPath(out, f.rel)))) keep.push(f);
+    files = keep;
+    if (!quiet && before > files.length) {
+      console.error(`atst: skipping ${before - files.length} existing`);
+    }
+  }
+
+  const progress = new Progress({
+    label: "embed",
+    total: files.length,
+    enabled: !quiet,
+    logEverySeconds: 30,
+  });
+  const enc = new TextEncoder();
+  let sink: { write(r: EmbedResult): Promise<void>; done(ok: boolean): Promise<void> };
+  if (format === "npy") {
+    const dir = out!;
+    sink = {
+      write: async (r) => void await writeNpyResult(dir, r),
+      done: async () => await writeManifest(dir, { ...header, count: files.length - failed }),
+    };
+  } else {
+    const target = out ? await openAtomic(resolve(out, `embeddings.${format}`)) : undefined;
+    const writer = target ? target.file.writable.getWriter() : Deno.stdout.writable.getWriter();
+    const emit = (s: string) => writer.write(enc.encode(s));
+    await emit(
+      format === "jsonl" ? JSON.stringify(header) + "\n" : csvHeader(settings.dim, frames) + "\n",
+    );
+    sink = {
+      write: (r) => emit(format === "jsonl" ? jsonlRecord(r) + "\n" : csvRows(r)),
+      done: async () => {
+        if (target) {
+          await writer.close();
+          await target.commit();
+        } else writer.releaseLock();
+      },
+    };
+  }
+  const opts = { mode: settings.mode, blocks, pool, correctedMean: settings.correctedMean, batch };
+  await embedFiles(model, files, opts, async (r) => {
+    if ("error" in r) {
+      failed++;
+      progress.log(`atst: ${r.error.message}`);
+    } else {
+      await sink.write(r);
+    }
+    progress.tick();
+  });
+  await sink.done(failed === 0);
+  progress.done();
+  model.encoder.dispose();
+  return failed > 0 ? 1 : 0;
+}
+
+/** Parses `--shard K/N` (1-based K). */
+function parseShard(s: string | undefined): [number, number] {
+  if (s === undefined) return [1, 1];
+  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
+  const k = Number(m?.[1]), n = Number(m?.[2]);
+  if (!m || n < 1 || k < 1 || k > n) {
+    throw new UsageError(`Flag --shard expects K/N with 1 <= K <= N, got '${s}'`);
+  }
+  return [k, n];
+}
