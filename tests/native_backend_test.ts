@@ -6,7 +6,9 @@
  */
 import { tf } from "../lib/backend/tf.ts";
 import { registerNativeBackend } from "../lib/backend/native/register.ts";
-import { gelu, layerNorm } from "../lib/backend/native/fused_ops.ts";
+import { gelu, geluBackward, geluForward, layerNorm } from "../lib/backend/native/fused_ops.ts";
+import { softmaxRows } from "../lib/backend/native/softmax.ts";
+import { loadDnnl } from "../lib/backend/native/_dnnl.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { assertAtMost, assertNoTensorLeak, relErr } from "./_helpers.ts";
 import assert from "node:assert/strict";
@@ -343,4 +345,79 @@ Deno.test({
     assert.equal(tf.getKernel("AtstGelu", "cpu"), undefined);
     await assertSameAsCpu("fused ops", fn);
   },
+});
+
+Deno.test({
+  name: "native concat, stack, unstack, split and pad match cpu",
+  ignore,
+  async fn() {
+    await assertSameAsCpu("concat", () => [
+      tf.concat([t([2, 1, 5], 90), t([2, 6, 5], 91)], 1),
+      tf.concat([t([3, 4], 92), t([3, 2], 93), t([3, 1], 94)], -1),
+      tf.concat([t([2, 4], 95), t([1, 4], 96)], 0),
+    ]);
+    await assertSameAsCpu("stack and unstack", () => [
+      tf.stack([t([4, 5], 97), t([4, 5], 98), t([4, 5], 99)], 0),
+      tf.stack([t([4, 5], 100), t([4, 5], 101)], 2),
+      ...tf.unstack(t([3, 2, 4, 5], 102), 0),
+      ...tf.unstack(t([2, 3, 4], 103), 1),
+    ]);
+    await assertSameAsCpu(
+      "split",
+      () => [...tf.split(t([2, 7, 3], 104), [1, 6], 1), ...tf.split(t([6, 4], 105), 2, 0)],
+    );
+    await assertSameAsCpu(
+      "pad",
+      () => [
+        tf.pad(t([2, 3, 4], 106), [[0, 0], [1, 2], [0, 3]]),
+        tf.pad(t([5], 107), [[2, 1]], 1.5),
+      ],
+    );
+    await assertSameAsCpu("grads through concat, unstack and slice", () => {
+      const f = (a: tf.Tensor, b: tf.Tensor, p: tf.Tensor) => {
+        const [q, k] = tf.unstack(tf.concat([a, b], 2), 0);
+        return tf.sum(tf.mul(tf.add(q!, tf.slice(p, [0, 0], [3, 8])), k!));
+      };
+      return tf.grads(f)([t([2, 3, 3], 108), t([2, 3, 5], 109), t([5, 8], 110)]);
+    });
+  },
+});
+
+Deno.test({
+  name: "the JS softmax and GELU fallbacks agree with oneDNN's",
+  ignore: ignore || typeof loadDnnl() === "string",
+  fn() {
+    const dnnl = loadDnnl();
+    if (typeof dnnl === "string") throw new Error(dnnl);
+    const x = rand(151 * 40, 120).map((v) => v * 12), dy = rand(x.length, 121);
+    const [a, b] = [new Float32Array(x.length), new Float32Array(x.length)];
+    dnnl.softmax(x, 151, a);
+    softmaxRows(x, 151, b);
+    assertAtMost(relErr(b, a), TOL, "softmax relative error");
+    dnnl.gelu(x, a);
+    geluForward(x, b);
+    assertAtMost(relErr(b, a), TOL, "GELU relative error");
+    dnnl.geluGrad(dy, x, a);
+    geluBackward(dy, x, b);
+    assertAtMost(relErr(b, a), TOL, "GELU gradient relative error");
+  },
+});
+
+Deno.test("registerNativeBackend explains in one line why it cannot load", async () => {
+  // A fresh process: the answer is cached per process. This runs with or without the libraries.
+  const code = `const { registerNativeBackend } = await import(${
+    JSON.stringify(import.meta.resolve("../lib/backend/native/register.ts"))
+  });
+    console.log(JSON.stringify(await registerNativeBackend()));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    env: { ATST_BLAS: "/nonexistent/libopenblas.so.0" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const st = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+  assert.equal(st.ok, false);
+  assert.match(st.reason, /\/nonexistent\/libopenblas\.so\.0/);
+  assert.match(st.reason, /libopenblas0/);
+  assert.ok(!st.reason.includes("\n"), "one line");
 });

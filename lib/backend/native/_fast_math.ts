@@ -1,26 +1,9 @@
 /**
- * Scalar exp and erf for float32 kernels, several times faster in V8 than
- * `Math.exp` (which is correctly rounded in float64, far more than float32
- * outputs need). Both are accurate to about 1e-7 relative (exp) or absolute
- * (erf), below float32's rounding of the results.
+ * A scalar erf for float32 kernels without `Math.exp` (tfjs's cpu Erf
+ * calls it per element), accurate below float32's rounding of the result.
  *
  * @module
  */
-
-// 2^k for k in [-150, 127], so exp can scale without Math.pow.
-const POW2 = new Float64Array(278);
-for (let k = -150; k <= 127; k++) POW2[k + 150] = 2 ** k;
-
-/** e^x for float32 use: Cody-Waite reduction to |r| <= ln2/2, degree-7 Taylor polynomial. */
-export function fastExp(x: number): number {
-  if (!(x > -103)) return x !== x ? x : 0; // NaN stays NaN; far below float32's range gives 0
-  if (x > 88.8) return Infinity;
-  const n = Math.round(x * 1.4426950408889634);
-  const r = x - n * 0.6931471805599453;
-  const p = 1 +
-    r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r / 5040))))));
-  return p * POW2[n + 150]!;
-}
 
 /**
  * erf(x) as a rational function of x on [-4, 4] (|erf| rounds to 1 in

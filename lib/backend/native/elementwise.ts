@@ -9,7 +9,7 @@
  */
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { fastErf, fastExp } from "./_fast_math.ts";
+import { fastErf } from "./_fast_math.ts";
 
 type TensorInfo = tf.TensorInfo;
 type BinaryLoop = (
@@ -33,9 +33,9 @@ const BINARY: Record<string, string> = {
   Minimum: "Math.min(x, y)",
 };
 
-/** Unary ops: kernel name -> expression of `x` (exp and erf to float32 accuracy, see _fast_math.ts). */
+/** Unary ops: kernel name -> expression of `x` (erf to float32 accuracy, see _fast_math.ts). */
 const UNARY: Record<string, string> = {
-  Exp: "fastExp(x)",
+  Exp: "Math.exp(x)",
   Log: "Math.log(x)",
   Sqrt: "Math.sqrt(x)",
   Rsqrt: "1 / Math.sqrt(x)",
@@ -44,7 +44,7 @@ const UNARY: Record<string, string> = {
   Abs: "Math.abs(x)",
   Reciprocal: "1 / x",
   Tanh: "Math.tanh(x)",
-  Sigmoid: "1 / (1 + fastExp(-x))",
+  Sigmoid: "1 / (1 + Math.exp(-x))",
   Relu: "x < 0 ? 0 : x",
   Erf: "fastErf(x)",
 };
@@ -80,7 +80,7 @@ function compileUnary(expr: string): UnaryLoop {
     const n = x0.length;
     for (let i = 0; i < n; i++) { const x = x0[i]; out[i] = ${expr}; }
   };`;
-  return new Function("fastExp", "fastErf", body)(fastExp, fastErf) as UnaryLoop;
+  return new Function("fastErf", body)(fastErf) as UnaryLoop;
 }
 
 /** A broadcast collapsed to 4 dims with per-operand strides (0 = repeated), or null. */

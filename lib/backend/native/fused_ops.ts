@@ -10,7 +10,8 @@
  */
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { fastErf, fastExp } from "./_fast_math.ts";
+import { fastErf } from "./_fast_math.ts";
+import type { Dnnl } from "./_dnnl.ts";
 
 const GELU = "AtstGelu";
 const GELU_GRAD = "AtstGeluGrad";
@@ -85,18 +86,20 @@ type Info = tf.TensorInfo;
 const vals = (b: MathBackendCPU, t: Info) => b.data.get(t.dataId).values as Float32Array;
 const INV_SQRT_2PI = 0.3989422804014327;
 
-function geluForward(x: Float32Array, out: Float32Array): void {
+/** JS exact GELU (used when oneDNN is absent). */
+export function geluForward(x: Float32Array, out: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     out[i] = 0.5 * v * (1 + fastErf(v * Math.SQRT1_2));
   }
 }
 
-function geluBackward(dy: Float32Array, x: Float32Array, out: Float32Array): void {
+/** JS GELU gradient dy * GELU'(x) (used when oneDNN is absent). */
+export function geluBackward(dy: Float32Array, x: Float32Array, out: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     const cdf = 0.5 * (1 + fastErf(v * Math.SQRT1_2));
-    out[i] = dy[i]! * (cdf + v * INV_SQRT_2PI * fastExp(-0.5 * v * v));
+    out[i] = dy[i]! * (cdf + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
   }
 }
 
@@ -163,8 +166,11 @@ function lnBackward(
   }
 }
 
-/** The fused kernels for a backend that keeps float32 data in JS arrays (cpu, native). */
-export function fusedOpKernels(backendName: string): tf.KernelConfig[] {
+/**
+ * The fused kernels for a backend that keeps float32 data in JS arrays
+ * (cpu, native); GELU runs in oneDNN when `dnnl` is given.
+ */
+export function fusedOpKernels(backendName: string, dnnl?: Dnnl): tf.KernelConfig[] {
   return [
     {
       kernelName: GELU,
@@ -172,7 +178,8 @@ export function fusedOpKernels(backendName: string): tf.KernelConfig[] {
       kernelFunc: ({ inputs, backend }) => {
         const b = backend as MathBackendCPU, x = inputs.x as Info;
         const out = new Float32Array(tf.util.sizeFromShape(x.shape));
-        geluForward(vals(b, x), out);
+        if (dnnl) dnnl.gelu(vals(b, x), out);
+        else geluForward(vals(b, x), out);
         return b.makeTensorInfo(x.shape, "float32", out);
       },
     },
@@ -182,7 +189,8 @@ export function fusedOpKernels(backendName: string): tf.KernelConfig[] {
       kernelFunc: ({ inputs, backend }) => {
         const b = backend as MathBackendCPU, x = inputs.x as Info, dy = inputs.dy as Info;
         const out = new Float32Array(tf.util.sizeFromShape(x.shape));
-        geluBackward(vals(b, dy), vals(b, x), out);
+        if (dnnl) dnnl.geluGrad(vals(b, dy), vals(b, x), out);
+        else geluBackward(vals(b, dy), vals(b, x), out);
         return b.makeTensorInfo(x.shape, "float32", out);
       },
     },

@@ -1,7 +1,7 @@
 /**
  * The "native" tfjs backend: tfjs's cpu backend (data in JS typed arrays)
  * with its hot kernels replaced by calls into the system's OpenBLAS through
- * Deno's FFI, plus a few hand-tuned JS kernels where tfjs's generic ones are
+ * Deno's FFI (and softmax/GELU into oneDNN when present), plus a few hand-tuned JS kernels where tfjs's generic ones are
  * slow. Everything else is the cpu backend's own kernel, so results agree
  * with "cpu" to float rounding.
  *
@@ -9,6 +9,9 @@
  * - `ATST_BLAS=/path/libopenblas.so.0` picks the BLAS file (default: the
  *   first of libopenblas.so.0, libblas.so.3 that opens).
  * - `OPENBLAS_NUM_THREADS=n` sets OpenBLAS's threads (default: all cores).
+ * - `ATST_DNNL=/path/libdnnl.so.2` picks oneDNN (optional: softmax and GELU
+ *   fall back to JS loops without it).
+ * - `OMP_NUM_THREADS` sets oneDNN's threads (default here: 1, see below).
  * - `ATST_NATIVE=0` turns the native backend off (for comparisons).
  *
  * @module
@@ -16,6 +19,7 @@
 import { tf } from "../tf.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { loadBlas } from "./_blas.ts";
+import { loadDnnl } from "./_dnnl.ts";
 import { matMulKernels } from "./matmul.ts";
 import { fastKernels } from "./kernels.ts";
 import { fusedOpKernels } from "./fused_ops.ts";
@@ -52,10 +56,15 @@ async function register(): Promise<NativeStatus> {
   }
   const blas = loadBlas();
   if (typeof blas === "string") return { ok: false, reason: blas };
+  // oneDNN's elementwise primitives are memory-bound; one OpenMP thread avoids its
+  // spin-waiting team fighting OpenBLAS's threads (10x slower on a busy 2-core box).
+  if (Deno.env.get("OMP_NUM_THREADS") === undefined) Deno.env.set("OMP_NUM_THREADS", "1");
+  const dnnlOrReason = loadDnnl();
+  const dnnl = typeof dnnlOrReason === "string" ? undefined : dnnlOrReason;
   const overrides = [
     ...matMulKernels(blas, NATIVE_BACKEND),
-    ...fastKernels(NATIVE_BACKEND),
-    ...fusedOpKernels(NATIVE_BACKEND),
+    ...fastKernels(NATIVE_BACKEND, dnnl),
+    ...fusedOpKernels(NATIVE_BACKEND, dnnl),
   ];
   const replaced = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
@@ -65,5 +74,7 @@ async function register(): Promise<NativeStatus> {
   // Priority 0: below cpu (1) and wasm (2), so registering never changes tfjs's default.
   tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 0);
   const threads = blas.threads > 0 ? `, ${blas.threads} threads` : "";
-  return { ok: true, libs: [`${blas.path} (${blas.config || "BLAS"}${threads})`] };
+  const libs = [`${blas.path} (${blas.config || "BLAS"}${threads})`];
+  libs.push(dnnl ? `${dnnl.path} (oneDNN: softmax, GELU)` : `no oneDNN: ${dnnlOrReason}`);
+  return { ok: true, libs };
 }

@@ -1,12 +1,13 @@
 /**
- * Softmax over the last axis in one pass per row for the "native" backend
- * (tfjs's cpu kernel chains five kernels and four temporaries).
+ * Softmax over the last axis for the "native" backend: oneDNN's when it is
+ * loaded, else one JS pass per row (tfjs's cpu kernel chains five kernels
+ * and four temporaries).
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { fastExp } from "./_fast_math.ts";
+import type { Dnnl } from "./_dnnl.ts";
 
 /** Row-wise softmax of `x` viewed as [rows, n] into `out`. */
 export function softmaxRows(x: Float32Array, n: number, out: Float32Array): void {
@@ -17,7 +18,7 @@ export function softmaxRows(x: Float32Array, n: number, out: Float32Array): void
     for (let i = 0; i < n; i++) if (x[base + i]! > m) m = x[base + i]!;
     let s = 0;
     for (let i = 0; i < n; i++) {
-      const e = fastExp(x[base + i]! - m);
+      const e = Math.exp(x[base + i]! - m);
       out[base + i] = e;
       s += e;
     }
@@ -27,7 +28,7 @@ export function softmaxRows(x: Float32Array, n: number, out: Float32Array): void
 }
 
 /** Kernel config for Softmax on `backendName`. */
-export function softmaxKernel(backendName: string): tf.KernelConfig {
+export function softmaxKernel(backendName: string, dnnl?: Dnnl): tf.KernelConfig {
   const cpu = tf.getKernel("Softmax", "cpu")!;
   return {
     kernelName: "Softmax",
@@ -42,7 +43,9 @@ export function softmaxKernel(backendName: string): tf.KernelConfig {
       const backend = args.backend as MathBackendCPU;
       const x = backend.data.get(logits.dataId).values as Float32Array;
       const out = new Float32Array(x.length);
-      softmaxRows(x, logits.shape[rank - 1]!, out);
+      const n = logits.shape[rank - 1]!;
+      if (dnnl && n > 0) dnnl.softmax(x, n, out);
+      else softmaxRows(x, n, out);
       return backend.makeTensorInfo(logits.shape, "float32", out);
     },
   };

@@ -1,0 +1,166 @@
+/**
+ * Encoder throughput per backend next to PyTorch on this machine: the real
+ * Encoder (lib/model/encoder.ts) forward, and forward + backward under
+ * tf.variableGrads, against the same architecture in torch
+ * (bench/native_ref.py). Each backend and the reference run in their own
+ * process, so peak RSS (VmHWM) is per run. Ratios are PyTorch time / our
+ * time (>= 1: we are at least as fast) and our peak RSS / PyTorch's.
+ *
+ * Usage:
+ *   deno run -A bench/native_ops.ts [--backends native,wasm,cpu] [--size small]
+ *     [--batch 8] [--frames 601] [--reps 3] [--train] [--profile] [--no-ref]
+ *     [--torch-threads n]
+ *
+ * --profile prints the per-kernel time of the last repetition.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { type Tensor3D, tf } from "../lib/backend/tf.ts";
+import { useBackend } from "../lib/backend/backend.ts";
+import { Encoder } from "../lib/model/encoder.ts";
+import { encoderConfig } from "../lib/model/config.ts";
+import { enableGradients } from "../lib/model/gradients.ts";
+import { formatKernelTimes, timeKernels } from "./_kernel_timer.ts";
+
+const { values: o } = parseArgs({
+  args: Deno.args,
+  options: {
+    backends: { type: "string", default: "native,wasm" },
+    size: { type: "string", default: "small" },
+    batch: { type: "string", default: "8" },
+    frames: { type: "string", default: "601" },
+    reps: { type: "string", default: "3" },
+    train: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    "no-ref": { type: "boolean", default: false },
+    "torch-threads": { type: "string", default: "0" },
+    child: { type: "string" },
+  },
+});
+
+/** What one run reports. */
+interface RunResult {
+  name: string;
+  forwardMs: number[];
+  trainMs: number[];
+  peakRssMb: number;
+  detail?: string;
+  profile?: string;
+}
+
+const peakRssMb = () => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+async function child(backend: string): Promise<RunResult> {
+  if (o.train) await enableGradients();
+  await useBackend(backend as "native", { quiet: true });
+  const times = o.profile ? timeKernels(tf.getBackend()) : undefined;
+  const B = Number(o.batch), T = Number(o.frames), reps = Number(o.reps);
+  const enc = new Encoder(encoderConfig(o.size as "small"), { seed: 1 });
+  const x = tf.randomNormal(
+    [B, 64, T],
+    0,
+    1,
+    "float32",
+    2,
+  ) as Tensor3D;
+  const lengths = new Array<number>(B).fill(T);
+  const forwardMs: number[] = [], trainMs: number[] = [];
+  for (let r = 0; r <= reps; r++) {
+    times?.clear();
+    const t0 = performance.now();
+    const y = enc.forward(x, lengths);
+    await y.data();
+    y.dispose();
+    if (r > 0) forwardMs.push(performance.now() - t0); // the first is a warm-up
+  }
+  let profile = times ? formatKernelTimes(times) : undefined;
+  if (o.train) {
+    for (let r = 0; r <= reps; r++) {
+      times?.clear();
+      const t0 = performance.now();
+      const { value, grads } = tf.variableGrads(() =>
+        tf.mean(tf.square(enc.forward(x, lengths, { training: true, seed: r }))) as tf.Scalar
+      );
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+      if (r > 0) trainMs.push(performance.now() - t0);
+    }
+    if (times) profile += "\n  -- forward + backward --\n" + formatKernelTimes(times);
+  }
+  return { name: backend, forwardMs, trainMs, peakRssMb: peakRssMb(), profile };
+}
+
+async function spawn(cmd: string, args: string[]): Promise<RunResult | string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
+    return `exit ${out.code}: ${err}`;
+  }
+  return JSON.parse(text) as RunResult;
+}
+
+const min = (a: number[]) => (a.length ? Math.min(...a) : NaN);
+const fmt = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(3)} s` : "-");
+
+if (o.child) {
+  console.log(JSON.stringify(await child(o.child)));
+} else {
+  const shape = `${o.size}, batch ${o.batch} x ${o.frames} frames`;
+  const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  console.log(
+    `# encoder ${shape}; min of ${o.reps} reps; ${navigator.hardwareConcurrency} cores, load ${load}`,
+  );
+  const passOn = ["--size", o.size!, "--batch", o.batch!, "--frames", o.frames!, "--reps", o.reps!];
+  if (o.train) passOn.push("--train");
+  let ref: RunResult | undefined;
+  if (!o["no-ref"]) {
+    const py = fromFileUrl(new URL("./native_ref.py", import.meta.url));
+    const r = await spawn("/usr/bin/python3", [py, ...passOn, "--threads", o["torch-threads"]!]);
+    if (typeof r === "string") console.log(`pytorch: FAILED ${r}`);
+    else {
+      const raw = r as unknown as {
+        threads: number;
+        forward_ms: number[];
+        train_ms: number[];
+        peak_rss_mb: number;
+      };
+      ref = {
+        name: `pytorch (${raw.threads} thr)`,
+        forwardMs: raw.forward_ms,
+        trainMs: raw.train_ms,
+        peakRssMb: raw.peak_rss_mb,
+      };
+    }
+  }
+  const rows: RunResult[] = ref ? [ref] : [];
+  for (const b of o.backends!.split(",")) {
+    const self = fromFileUrl(import.meta.url);
+    const extra = o.profile ? ["--profile"] : [];
+    const r = await spawn(Deno.execPath(), ["run", "-A", self, "--child", b, ...passOn, ...extra]);
+    if (typeof r === "string") console.log(`${b}: FAILED ${r}`);
+    else rows.push(r);
+  }
+  console.log(
+    `${"backend".padEnd(18)} ${"forward".padStart(9)} ${"ratio".padStart(6)} ${
+      "fwd+bwd".padStart(9)
+    } ${"ratio".padStart(6)} ${"peak RSS".padStart(9)} ${"ratio".padStart(6)}`,
+  );
+  for (const r of rows) {
+    const f = min(r.forwardMs), t = min(r.trainMs);
+    const rf = ref ? (min(ref.forwardMs) / f).toFixed(2) : "-";
+    const rt = ref && o.train ? (min(ref.trainMs) / t).toFixed(2) : "-";
+    const rm = ref ? (r.peakRssMb / ref.peakRssMb).toFixed(2) : "-";
+    console.log(
+      `${r.name.padEnd(18)} ${fmt(f).padStart(9)} ${rf.padStart(6)} ${fmt(t).padStart(9)} ${
+        rt.padStart(6)
+      } ${(r.peakRssMb.toFixed(0) + " MB").padStart(9)} ${rm.padStart(6)}`,
+    );
+  }
+  for (const r of rows) if (r.profile) console.log(`\n## kernels on ${r.name}\n${r.profile}`);
+}
