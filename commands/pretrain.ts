@@ -42,11 +42,13 @@ Examples:
   atst embed --model runs/small/encoder.safetensors ...   # use the trained teacher encoder
 `;
 
-// Small-test knobs, deliberately not in --help: narrow heads, a small mixup memory.
+// Small-test knobs, deliberately not in --help: narrow heads, a small mixup memory,
+// a shallower encoder.
 const HIDDEN = {
   "head-hidden": { type: "string" as const },
   "head-dim": { type: "string" as const },
   "mixup-memory": { type: "string" as const },
+  depth: { type: "string" as const },
 };
 
 /** Runs `atst pretrain`; returns the exit code. */
@@ -83,7 +85,9 @@ export async function run(args: string[]): Promise<number> {
   const steps = num(values, "steps", 1000, { min: 1, integer: true });
   const batch = num(values, "batch", 64, { min: 2, integer: true });
   const cfg: TrainConfig = {
-    encoder: encoderConfig(size),
+    encoder: values.depth === undefined
+      ? encoderConfig(size)
+      : encoderConfig(size, { depth: num(values, "depth", 1, { min: 1, integer: true }) }),
     heads: {
       hidden: num(values, "head-hidden", 4096, { min: 1, integer: true }),
       out: num(values, "head-dim", 256, { min: 1, integer: true }),

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { type Tensor, tf } from "../backend/tf.ts";
 import { type HostTensor, readSafetensors, writeSafetensors } from "../model/safetensors.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
+import { UserError } from "../cli/errors.ts";
 import type { CropRef } from "./views.ts";
 
 /** The non-tensor part of a checkpoint. */
@@ -45,7 +46,10 @@ export async function listCheckpoints(runDir: string): Promise<{ step: number; p
   return out.sort((a, b) => a.step - b.step);
 }
 
-/** Writes a checkpoint atomically, then removes all but the newest `keep`. */
+/**
+ * Writes a checkpoint atomically, then removes all but the newest `keep`.
+ * Refuses (UserError) when any tensor holds NaN or infinity.
+ */
 export async function saveCheckpoint<C>(
   runDir: string,
   tensors: Map<string, Tensor>,
@@ -54,7 +58,14 @@ export async function saveCheckpoint<C>(
 ): Promise<string> {
   const host = new Map<string, HostTensor>();
   for (const [k, t] of tensors) {
-    host.set(k, { shape: t.shape, data: Float32Array.from(await t.data()) });
+    const data = Float32Array.from(await t.data());
+    // Never persist a broken state: a resumed run would only fail later.
+    if (!data.every(Number.isFinite)) {
+      throw new UserError(
+        `Tensor '${k}' is not finite at step ${state.step}; not writing a checkpoint`,
+      );
+    }
+    host.set(k, { shape: t.shape, data });
   }
   const bytes = writeSafetensors(host, { atst_train: JSON.stringify(state) });
   const path = join(runDir, checkpointName(state.step));

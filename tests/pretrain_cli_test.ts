@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readSafetensors } from "../lib/model/safetensors.ts";
+import { fixture, ROOT } from "./_train_golden.ts";
+
+const dec = new TextDecoder();
+
+function cli(args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "pretrain", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await cli(args).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A small but complete run: tiny encoder of 1 block, 0.3 s crops, narrow heads. */
+function smallRun(list: string, runDir: string, steps: number): string[] {
+  return [
+    ...["--data", `@${list}`, "--run", runDir, "--size", "tiny", "--depth", "1"],
+    ...["--steps", String(steps), "--batch", "2", "--crop-seconds", "0.3", "--lr", "1e-3"],
+    ...["--warmup", "2", "--seed", "7", "--save-every", "2", "--keep", "2", "--backend", "cpu"],
+    ...["--head-hidden", "32", "--head-dim", "16", "--mixup-memory", "8", "--quiet"],
+  ];
+}
+
+/** A list of a few fixture recordings and one unreadable file. */
+async function writeList(dir: string): Promise<string> {
+  const files = [
+    "long_13s.flac",
+    "stereo_44k.wav",
+    "mono_8k.wav",
+    "codecs/vorbis.ogg",
+    "bad/text.wav",
+  ];
+  const list = join(dir, "train.txt");
+  await Deno.writeTextFile(list, files.map((f) => fixture("audio", f)).join("\n") + "\n");
+  return list;
+}
+
+async function readLines(path: string): Promise<Record<string, number>[]> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim()).map((l) =>
+      JSON.parse(l)
+    );
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("pretrain --help shows the flags and examples", async () => {
+  const r = await runCli(["--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const s of ["--data", "--run", "--size", "--steps", "--batch", "--save-every", "Examples:"]
+  ) {
+    assert.ok(r.stdout.includes(s), s);
+  }
+});
+
+Deno.test("pretrain without --data or --run is a usage error (exit 2)", async () => {
+  const a = await runCli(["--run", "x"]);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /Missing --data/);
+  const b = await runCli(["--data", "x"]);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /Missing --run/);
+});
+
+Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an uninterrupted one", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "atst_pretrain_" });
+  const steps = 6;
+  try {
+    const list = await writeList(dir);
+    const whole = join(dir, "whole"), killed = join(dir, "killed");
+    await t.step("the uninterrupted run finishes, skipping unreadable files", async () => {
+      const r = await runCli(smallRun(list, whole, steps));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /skipping '.*text.wav'/);
+      assert.match(r.stderr, /4 clips decoded into .*, 1 skipped/);
+      const index = JSON.parse(await Deno.readTextFile(join(whole, "cache", "index.json")));
+      assert.equal(index.skipped.length, 1);
+      assert.equal(index.clips.length, 4);
+      const cfg = JSON.parse(await Deno.readTextFile(join(whole, "config.json")));
+      assert.equal(cfg.steps, steps);
+      const ckpts = [...Deno.readDirSync(whole)].map((e) => e.name).filter((n) =>
+        n.startsWith("ckpt-")
+      ).sort();
+      assert.deepEqual(
+        ckpts,
+        ["ckpt-00000004.safetensors", "ckpt-00000006.safetensors"],
+        "the last 2 kept",
+      );
+    });
+    let killedAt = 0;
+    await t.step("the second run is killed between checkpoints", async () => {
+      const child = cli(smallRun(list, killed, steps)).spawn();
+      const log = join(killed, "log.jsonl");
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const lines = await readLines(log);
+        if (lines.some((l) => l.step! >= 3)) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      child.kill("SIGKILL");
+      const status = await child.status;
+      await child.stdout.cancel();
+      await child.stderr.cancel();
+      assert.equal(status.signal, "SIGKILL", "killed, not finished");
+      killedAt = (await readLines(log)).at(-1)?.step ?? 0;
+      assert.ok(killedAt >= 3 && killedAt < steps, `killed after step ${killedAt}`);
+      assert.equal(await Deno.stat(join(killed, "encoder.safetensors")).catch(() => null), null);
+    });
+    await t.step("rerunning the same command resumes and matches bit for bit", async () => {
+      const r = await runCli(smallRun(list, killed, steps));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming .* from step [24] of 6/);
+      assert.match(r.stderr, /read from/, "the decoded cache is reused");
+      const a = readSafetensors(await Deno.readFile(join(whole, "encoder.safetensors")));
+      const b = readSafetensors(await Deno.readFile(join(killed, "encoder.safetensors")));
+      assert.ok(a.tensors.size > 10);
+      for (const [k, v] of a.tensors) assert.deepEqual(b.tensors.get(k)?.data, v.data, k);
+      const ca = readSafetensors(await Deno.readFile(join(whole, "ckpt-00000006.safetensors")));
+      const cb = readSafetensors(await Deno.readFile(join(killed, "ckpt-00000006.safetensors")));
+      for (const [k, v] of ca.tensors) assert.deepEqual(cb.tensors.get(k)?.data, v.data, k);
+      const la = await readLines(join(whole, "log.jsonl"));
+      const lb = await readLines(join(killed, "log.jsonl"));
+      assert.deepEqual(lb.map((l) => l.step), [1, 2, 3, 4, 5, 6], "one log line per step");
+      assert.deepEqual(lb.map((l) => l.loss), la.map((l) => l.loss));
+    });
+    await t.step("a rerun with other settings is refused", async () => {
+      const r = await runCli(smallRun(list, killed, steps).map((a) => (a === "7" ? "8" : a)));
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /other settings \(seed\)/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
