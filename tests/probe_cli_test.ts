@@ -152,6 +152,66 @@ Deno.test("atst probe --model embeds the audio, caches it and names the model in
   }
 });
 
+Deno.test("atst probe reads what atst embed writes (.npy folder and JSON Lines) with the same result", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "probe_cli_e2e_" });
+  try {
+    const rows = ["path,label,split"];
+    await Deno.mkdir(join(dir, "audio"));
+    for (let i = 0; i < 10; i++) {
+      const f = i % 2 ? 900 : 300;
+      const s = Float32Array.from(
+        { length: 3200 },
+        (_, t) => 0.3 * Math.sin((2 * Math.PI * f * t) / 16000) + 0.02 * Math.sin(0.1 * i * t),
+      );
+      await Deno.writeFile(join(dir, "audio", `${i}.wav`), wav16k(s));
+      rows.push(
+        `audio/${i}.wav,${i % 2 ? "high" : "low"},${
+          ["train", "train", "train", "valid", "test"][i % 5]
+        }`,
+      );
+    }
+    await Deno.writeTextFile(join(dir, "labels.csv"), rows.join("\n") + "\n");
+    const model = new URL("../fixtures/model/b.safetensors", import.meta.url).pathname;
+    const embed = async (args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "embed", "--model", model, "--backend", "cpu", "audio", ...args],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return out.stdout;
+    };
+    await embed(["--out", "emb"]);
+    await Deno.writeFile(join(dir, "emb.jsonl"), await embed(["--format", "jsonl"]));
+    const reports = [];
+    for (const source of ["emb", "emb.jsonl"]) {
+      const r = await cli([
+        "labels.csv",
+        "--embeddings",
+        source,
+        "--epochs",
+        "15",
+        "--predictions",
+        `${source}.pred.csv`,
+      ], dir);
+      assert.equal(r.code, 0, r.stderr);
+      reports.push(JSON.parse(r.stdout));
+    }
+    const [a, b] = reports;
+    assert.equal(a.embeddings.dim, 192);
+    assert.equal(a.model.sha256, b.model.sha256);
+    assert.match(a.model.sha256, /^[0-9a-f]{64}$/);
+    assert.deepEqual(a.mean, b.mean);
+    assert.deepEqual(
+      await Deno.readTextFile(join(dir, "emb.pred.csv")),
+      await Deno.readTextFile(join(dir, "emb.jsonl.pred.csv")),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** 16-bit PCM mono 16 kHz WAV bytes. */
 function wav16k(samples: Float32Array): Uint8Array {
   const out = new Uint8Array(44 + samples.length * 2);
