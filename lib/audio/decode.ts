@@ -111,6 +111,11 @@ export function downmix(channels: Float32Array[]): Float32Array {
   if (channels.length === 1) return first;
   const out = new Float32Array(first.length);
   const c = channels.length;
+  if (c === 2) {
+    const second = channels[1]!;
+    for (let i = 0; i < out.length; i++) out[i] = (first[i]! + second[i]!) / 2;
+    return out;
+  }
   for (let i = 0; i < out.length; i++) {
     let s = 0;
     for (let k = 0; k < c; k++) s += channels[k]![i]!;

@@ -96,28 +96,46 @@ export class RealFft {
 
   #butterflies(): void {
     const n = this.#half, re = this.#re, im = this.#im, cos = this.#cos, sin = this.#sin;
-    // Radix-2 first stage without multiplications.
-    for (let i = 0; i < n; i += 2) {
-      const ar = re[i]!, ai = im[i]!, br = re[i + 1]!, bi = im[i + 1]!;
-      re[i] = ar + br;
-      im[i] = ai + bi;
-      re[i + 1] = ar - br;
-      im[i + 1] = ai - bi;
+    let s = 1; // current transform size: s-point DFTs are done
+    if (Math.log2(n) % 2 === 1) {
+      // Odd number of radix-2 stages: do one plain stage first (no multiplications).
+      for (let i = 0; i < n; i += 2) {
+        const ar = re[i]!, ai = im[i]!, br = re[i + 1]!, bi = im[i + 1]!;
+        re[i] = ar + br;
+        im[i] = ai + bi;
+        re[i + 1] = ar - br;
+        im[i + 1] = ai - bi;
+      }
+      s = 2;
     }
-    for (let size = 4; size <= n; size <<= 1) {
-      const halfSize = size >> 1;
-      const step = n / size;
-      for (let start = 0; start < n; start += size) {
-        for (let j = 0, t = 0; j < halfSize; j++, t += step) {
-          const wr = cos[t]!, wi = sin[t]!;
-          const a = start + j, b = a + halfSize;
-          const br = re[b]!, bi = im[b]!;
-          const xr = br * wr - bi * wi, xi = br * wi + bi * wr;
-          const ar = re[a]!, ai = im[a]!;
-          re[a] = ar + xr;
-          im[a] = ai + xi;
-          re[b] = ar - xr;
-          im[b] = ai - xi;
+    // Radix-2^2: two radix-2 stages (sizes 2s and 4s) per pass over the data.
+    for (; s < n; s *= 4) {
+      const step4 = n / (4 * s); // twiddle index stride of W_{4s}
+      for (let j = 0; j < s; j++) {
+        const w2r = cos[j * step4]!, w2i = sin[j * step4]!; // W_{4s}^j
+        const w1r = cos[2 * j * step4]!, w1i = sin[2 * j * step4]!; // W_{2s}^j = W_{4s}^{2j}
+        for (let k = j; k < n; k += 4 * s) {
+          const k1 = k + s, k2 = k + 2 * s, k3 = k + 3 * s;
+          const a0r = re[k]!, a0i = im[k]!;
+          const a1r = re[k1]!, a1i = im[k1]!;
+          const a2r = re[k2]!, a2i = im[k2]!;
+          const a3r = re[k3]!, a3i = im[k3]!;
+          // Stage of size 2s on (a0, a1) and (a2, a3).
+          const t1r = w1r * a1r - w1i * a1i, t1i = w1r * a1i + w1i * a1r;
+          const t3r = w1r * a3r - w1i * a3i, t3i = w1r * a3i + w1i * a3r;
+          const b0r = a0r + t1r, b0i = a0i + t1i, b1r = a0r - t1r, b1i = a0i - t1i;
+          const b2r = a2r + t3r, b2i = a2i + t3i, b3r = a2r - t3r, b3i = a2i - t3i;
+          // Stage of size 4s on (b0, b2) with W^j and (b1, b3) with W^(j+s) = -i W^j.
+          const u2r = w2r * b2r - w2i * b2i, u2i = w2r * b2i + w2i * b2r;
+          const u3r = w2r * b3i + w2i * b3r, u3i = -(w2r * b3r - w2i * b3i); // -i * (W^j b3)
+          re[k] = b0r + u2r;
+          im[k] = b0i + u2i;
+          re[k2] = b0r - u2r;
+          im[k2] = b0i - u2i;
+          re[k1] = b1r + u3r;
+          im[k1] = b1i + u3i;
+          re[k3] = b1r - u3r;
+          im[k3] = b1i - u3i;
         }
       }
     }

@@ -53,6 +53,9 @@ const AMIN = 1e-10;
 export interface MelFilterbank {
   start: Int32Array;
   weights: Float64Array[];
+  /** Row lengths and all rows back to back, for the inner loop. */
+  length: Int32Array;
+  flat: Float64Array;
 }
 
 const HZ_TO_MEL = (f: number) => 2595 * Math.log10(1 + f / 700);
@@ -83,7 +86,10 @@ export function melFilterbank(cfg: MelConfig = DEFAULT_MEL): MelFilterbank {
     start[m] = Math.max(first, 0);
     weights.push(Float64Array.from(first < 0 ? [] : w.slice(first, last + 1)));
   }
-  return { start, weights };
+  const length = Int32Array.from(weights, (w) => w.length);
+  const flat = new Float64Array(length.reduce((a, b) => a + b, 0));
+  weights.reduce((o, w) => (flat.set(w, o), o + w.length), 0);
+  return { start, weights, length, flat };
 }
 
 /** Number of frames for `n` samples: 1 + floor(n / hop) (clips <= nFft/2 count as nFft/2 + 1). */
@@ -122,11 +128,11 @@ function planFor(cfg: MelConfig): Plan {
  * samples or fewer are first zero-padded at the end to nFft/2 + 1, where the
  * reference would crash. Throws on an empty clip.
  */
-export function reflectPad(samples: Float32Array, nFft: number): Float64Array {
+export function reflectPad(samples: Float32Array, nFft: number): Float32Array {
   if (samples.length === 0) throw new RangeError("Cannot compute features of an empty clip");
   const half = nFft / 2;
   const n = Math.max(samples.length, half + 1);
-  const x = new Float64Array(n + 2 * half);
+  const x = new Float32Array(n + 2 * half);
   x.set(samples, half);
   for (let i = 1; i <= half; i++) {
     x[half - i] = x[half + i]!;
@@ -148,17 +154,27 @@ export function melPower(
   cfg: MelConfig = DEFAULT_MEL,
 ): { power: Float64Array; frames: number } {
   const { fft, window, bank } = planFor(cfg);
-  const padded = reflectPad(samples, cfg.nFft);
-  const frames = numFrames(samples.length, cfg);
+  const n = samples.length, nFft = cfg.nFft, half = nFft / 2;
+  const frames = numFrames(n, cfg);
+  // Windows inside the clip read it directly; windows crossing an edge read padded
+  // copies of just the first or last nFft samples (their other end is never read).
+  const short = n < 2 * nFft;
+  const head = reflectPad(short ? samples : samples.subarray(0, nFft), nFft);
+  const tailStart = n - nFft;
+  const tail = short ? head : reflectPad(samples.subarray(tailStart), nFft);
   const power = new Float64Array(cfg.nMels * frames);
-  const spec = new Float64Array(cfg.nFft / 2 + 1);
+  const spec = new Float64Array(half + 1);
+  const { start, length, flat } = bank;
   for (let t = 0; t < frames; t++) {
-    fft.power(padded, spec, window, t * cfg.hop);
-    for (let m = 0; m < cfg.nMels; m++) {
-      const w = bank.weights[m]!;
-      const s0 = bank.start[m]!;
+    const at = t * cfg.hop - half; // first sample of the window, in clip coordinates
+    if (short || at < 0) fft.power(head, spec, window, at + half);
+    else if (at + nFft > n) fft.power(tail, spec, window, at - tailStart + half);
+    else fft.power(samples, spec, window, at);
+    for (let m = 0, o = 0; m < start.length; m++) {
+      const s0 = start[m]!, len = length[m]!;
       let acc = 0;
-      for (let k = 0; k < w.length; k++) acc += w[k]! * spec[s0 + k]!;
+      for (let k = 0; k < len; k++) acc += flat[o + k]! * spec[s0 + k]!;
+      o += len;
       power[m * frames + t] = acc;
     }
   }

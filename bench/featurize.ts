@@ -1,0 +1,134 @@
+/**
+ * Featurize throughput, ours vs torchaudio, on the same files in the same
+ * run: seconds of audio processed per wall-clock second, end to end
+ * (decode, downmix, resample to 16 kHz, log-mel) and features only (16 kHz
+ * samples already in memory). Best of 3 passes on each side; the Python
+ * side times itself (bench/featurize_ref.py), so interpreter start-up is
+ * not counted.
+ *
+ * Run alone: deno run -A bench/featurize.ts
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { loadAudio } from "../lib/audio/load.ts";
+import { logMel } from "../lib/features/mel.ts";
+
+const REPEATS = 3;
+
+/** A 16-bit PCM WAV of `channels` x `seconds` at `rate`: chirps, a tone and noise bursts. */
+function synthWav(rate: number, channels: number, seconds: number, seed: number): Uint8Array {
+  const n = Math.round(rate * seconds);
+  const out = new Uint8Array(44 + n * channels * 2);
+  const dv = new DataView(out.buffer);
+  const ascii = (at: number, s: string) =>
+    [...s].forEach((c, i) => (out[at + i] = c.charCodeAt(0)));
+  ascii(0, "RIFF");
+  dv.setUint32(4, 36 + n * channels * 2, true);
+  ascii(8, "WAVEfmt ");
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, 1, true);
+  dv.setUint16(22, channels, true);
+  dv.setUint32(24, rate, true);
+  dv.setUint32(28, rate * channels * 2, true);
+  dv.setUint16(32, channels * 2, true);
+  dv.setUint16(34, 16, true);
+  ascii(36, "data");
+  dv.setUint32(40, n * channels * 2, true);
+  let state = seed >>> 0;
+  const noise = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const sweep = Math.sin(2 * Math.PI * (100 * t + 300 * t * t)) * 0.3;
+    const burst = (t % 0.7) < 0.08 ? noise() * 0.3 : 0;
+    for (let c = 0; c < channels; c++) {
+      const v = sweep + burst + 0.1 * Math.sin(2 * Math.PI * (440 + 110 * c) * t);
+      dv.setInt16(44 + (i * channels + c) * 2, Math.round(v * 32767), true);
+    }
+  }
+  return out;
+}
+
+/** Writes the benchmark clips into a fresh temporary folder and returns their paths. */
+async function makeClips(): Promise<{ dir: string; files: string[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "atst_bench_featurize_" });
+  const files: string[] = [];
+  const specs: [number, number][] = [[44100, 2], [44100, 2], [48000, 1], [22050, 1], [16000, 1], [
+    16000,
+    1,
+  ]];
+  for (const [i, [rate, ch]] of specs.entries()) {
+    const path = join(dir, `clip${i}_${rate}_${ch}ch.wav`);
+    await Deno.writeFile(path, synthWav(rate, ch, 10, i + 1));
+    files.push(path);
+  }
+  const flac = new URL("../fixtures/audio/long_13s.flac", import.meta.url);
+  const flacPath = join(dir, "long_13s.flac");
+  await Deno.copyFile(flac, flacPath);
+  files.push(flacPath);
+  return { dir, files };
+}
+
+async function bestOf(fn: () => Promise<void> | void): Promise<number> {
+  let best = Infinity;
+  for (let r = 0; r < REPEATS; r++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+/**
+ * Runs the benchmark and returns printable lines (ours, torchaudio, ratio).
+ *
+ * @example
+ * ```ts
+ * for (const line of await benchFeaturize()) console.log(line);
+ * ```
+ */
+export async function benchFeaturize(): Promise<string[]> {
+  const { dir, files } = await makeClips();
+  try {
+    const waves = await Promise.all(files.map(async (f) => (await loadAudio(f)).samples));
+    waves.forEach((w) => logMel(w)); // warm-up (JIT, cached kernels and plans)
+    const audioSeconds = waves.reduce((s, w) => s + w.length, 0) / 16000;
+    const oursE2e = await bestOf(async () => {
+      for (const f of files) logMel((await loadAudio(f)).samples);
+    });
+    const oursMel = await bestOf(() => waves.forEach((w) => logMel(w)));
+
+    const py = new Deno.Command("/usr/bin/python3", {
+      args: [new URL("./featurize_ref.py", import.meta.url).pathname, String(REPEATS), ...files],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const out = await py.output();
+    const lines = [
+      `featurize: ${files.length} files, ${audioSeconds.toFixed(1)} s of audio ` +
+      `(WAV 44.1k stereo, 48k, 22.05k, 16k; FLAC 16k), best of ${REPEATS}; ours single-threaded`,
+    ];
+    const fmt = (s: number) => `${(audioSeconds / s).toFixed(0).padStart(6)} s/s`;
+    if (!out.success) {
+      const err = new TextDecoder().decode(out.stderr).trim().split("\n").pop();
+      lines.push(`  end to end     ours ${fmt(oursE2e)}   torchaudio: not run (${err})`);
+      lines.push(`  features only  ours ${fmt(oursMel)}`);
+      return lines;
+    }
+    const ref = JSON.parse(new TextDecoder().decode(out.stdout));
+    const row = (name: string, ours: number, theirs: number) =>
+      `  ${name.padEnd(14)} ours ${fmt(ours)}   torchaudio ${fmt(theirs)}   ratio ours/torchaudio ${
+        (theirs / ours).toFixed(2)
+      }x`;
+    lines.push(row("end to end", oursE2e, ref.end_to_end_s));
+    lines.push(row("features only", oursMel, ref.features_only_s));
+    lines.push(`  (s/s = seconds of audio per second; torch ${ref.threads} threads)`);
+    return lines;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  for (const line of await benchFeaturize()) console.log(line);
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""torchaudio side of bench/featurize.ts: the reference front end on the same files.
+
+Usage: /usr/bin/python3 bench/featurize_ref.py REPEATS FILE...
+Prints one JSON object: {"audio_seconds", "end_to_end_s", "features_only_s", "threads"}.
+Times are the best of REPEATS passes over all files, measured inside Python
+(interpreter start and imports excluded). End to end = torchaudio.load, mean
+over channels, resample to 16 kHz (torchaudio.transforms.Resample, kernel
+cached per rate), MelSpectrogram, AmplitudeToDB(top_db=80), min-max scaling.
+Features only = the same minus load and resample, on 16 kHz tensors in memory.
+"""
+import json
+import sys
+import time
+
+import torch
+import torchaudio
+
+MEL = torchaudio.transforms.MelSpectrogram(
+    sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, f_min=60.0, f_max=7800.0, n_mels=64)
+TO_DB = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80)
+RESAMPLERS = {}
+
+
+def features(wave: torch.Tensor) -> torch.Tensor:
+    db = TO_DB(MEL(wave[None]))[0]
+    return (db + 79.6482) / (50.6842 + 79.6482) * 2 - 1
+
+
+def load16k(path: str) -> torch.Tensor:
+    wave, sr = torchaudio.load(path)
+    mono = wave.mean(dim=0)
+    if sr == 16000:
+        return mono
+    if sr not in RESAMPLERS:
+        RESAMPLERS[sr] = torchaudio.transforms.Resample(sr, 16000)
+    return RESAMPLERS[sr](mono)
+
+
+def best_of(repeats: int, fn) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    repeats, files = int(sys.argv[1]), sys.argv[2:]
+    with torch.no_grad():
+        waves = [load16k(f) for f in files]  # also warms up kernels and caches
+        [features(w) for w in waves]
+        e2e = best_of(repeats, lambda: [features(load16k(f)) for f in files])
+        mel = best_of(repeats, lambda: [features(w) for w in waves])
+    print(json.dumps(dict(
+        audio_seconds=sum(w.numel() for w in waves) / 16000,
+        end_to_end_s=e2e, features_only_s=mel, threads=torch.get_num_threads(),
+    )))
+
+
+if __name__ == "__main__":
+    main()
