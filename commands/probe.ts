@@ -15,6 +15,7 @@ import { readEmbeddings } from "../lib/probe/embeddings.ts";
 import { chooseGemm } from "../lib/probe/gemm.ts";
 import { protocolConfig, PROTOCOLS } from "../lib/probe/linear.ts";
 import { evaluateProbe } from "../lib/probe/evaluate.ts";
+import { checkFolds, planFolds } from "../lib/probe/splits.ts";
 import { buildReport, formatTable, predictionsCsv } from "../lib/probe/report.ts";
 
 const HELP = `atst probe: linear evaluation of embeddings on a labeled set
@@ -104,16 +105,23 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError("--report and --predictions must be different files");
   }
   const quiet = values.quiet === true;
-  const backend = await useBackend(choice(values, "backend", BACKENDS, "auto"), { quiet });
+  const backendName = choice(values, "backend", BACKENDS, "auto");
 
+  // Everything that can make the labeled set unusable is checked before any
+  // backend or model is loaded, so a bad set costs one line and no time.
   const set = await readLabeledSet(positionals[0]!, { task });
+  checkFolds(set, planFolds(set, { seed }));
   const tEmbed = performance.now();
-  const table = embeddings !== undefined
-    ? await readEmbeddings(embeddings, set.items)
-    : await (await import("../lib/probe/model_embeddings.ts")).embedWithModel(model!, set.items, {
+  let table = embeddings !== undefined ? await readEmbeddings(embeddings, set.items) : undefined;
+  const backend = await useBackend(backendName, { quiet });
+  table ??= await (await import("../lib/probe/model_embeddings.ts")).embedWithModel(
+    model!,
+    set.items,
+    {
       cache: values["no-cache"] === true ? null : str(values, "cache", ".atst-cache"),
       quiet,
-    });
+    },
+  );
   const embedSeconds = (performance.now() - tEmbed) / 1000;
 
   const cfg = protocolConfig(protocol, { epochs: epochsFlag, seed });

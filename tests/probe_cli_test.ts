@@ -5,12 +5,14 @@ import { Rng } from "../lib/probe/rng.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** Runs `atst probe`; `plain` leaves out --backend cpu --quiet (as a user would type it). */
 async function cli(
   args: string[],
   cwd: string,
+  plain = false,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "probe", "--backend", "cpu", "--quiet", ...args],
+    args: ["run", "-A", MAIN, "probe", ...(plain ? [] : ["--backend", "cpu", "--quiet"]), ...args],
     cwd,
     stdout: "piped",
     stderr: "piped",
@@ -283,6 +285,7 @@ Deno.test("atst probe rejects bad input with one line, exit 2 and no report left
           c.args ??
             ["labels.csv", "--embeddings", "emb", "--report", "r.json", "--predictions", "p.csv"],
           dir,
+          true,
         );
         assert.equal(r.code, 2, r.stderr);
         const lines = r.stderr.trim().split("\n");
