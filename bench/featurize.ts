@@ -11,6 +11,7 @@
  * @module
  */
 import { join } from "node:path";
+import process from "node:process";
 import { loadAudio } from "../lib/audio/load.ts";
 import { logMel } from "../lib/features/mel.ts";
 
@@ -69,14 +70,21 @@ async function makeClips(): Promise<{ dir: string; files: string[] }> {
   return { dir, files };
 }
 
-async function bestOf(fn: () => Promise<void> | void): Promise<number> {
-  let best = Infinity;
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Best wall and best process-CPU seconds of REPEATS runs. */
+async function bestOf(fn: () => Promise<void> | void): Promise<[number, number]> {
+  let wall = Infinity, cpu = Infinity;
   for (let r = 0; r < REPEATS; r++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = cpuSeconds();
     await fn();
-    best = Math.min(best, (performance.now() - t0) / 1000);
+    wall = Math.min(wall, (performance.now() - t0) / 1000);
+    cpu = Math.min(cpu, cpuSeconds() - c0);
   }
-  return best;
+  return [wall, cpu];
 }
 
 /**
@@ -108,21 +116,25 @@ export async function benchFeaturize(): Promise<string[]> {
       `featurize: ${files.length} files, ${audioSeconds.toFixed(1)} s of audio ` +
       `(WAV 44.1k stereo, 48k, 22.05k, 16k; FLAC 16k), best of ${REPEATS}; ours single-threaded`,
     ];
-    const fmt = (s: number) => `${(audioSeconds / s).toFixed(0).padStart(6)} s/s`;
+    const fmt = (s: number) => `${(audioSeconds / s).toFixed(0).padStart(5)} s/s`;
     if (!out.success) {
       const err = new TextDecoder().decode(out.stderr).trim().split("\n").pop();
-      lines.push(`  end to end     ours ${fmt(oursE2e)}   torchaudio: not run (${err})`);
-      lines.push(`  features only  ours ${fmt(oursMel)}`);
+      lines.push(`  end to end     ours ${fmt(oursE2e[0])}   torchaudio: not run (${err})`);
+      lines.push(`  features only  ours ${fmt(oursMel[0])}`);
       return lines;
     }
     const ref = JSON.parse(new TextDecoder().decode(out.stdout));
-    const row = (name: string, ours: number, theirs: number) =>
-      `  ${name.padEnd(14)} ours ${fmt(ours)}   torchaudio ${fmt(theirs)}   ratio ours/torchaudio ${
-        (theirs / ours).toFixed(2)
-      }x`;
-    lines.push(row("end to end", oursE2e, ref.end_to_end_s));
-    lines.push(row("features only", oursMel, ref.features_only_s));
-    lines.push(`  (s/s = seconds of audio per second; torch ${ref.threads} threads)`);
+    const row = (name: string, ours: [number, number], wall: number, cpu: number) =>
+      `  ${name.padEnd(14)} ours ${fmt(ours[0])} (cpu ${fmt(ours[1])})   torchaudio ${fmt(wall)} ` +
+      `(cpu ${fmt(cpu)})   ours/torchaudio ${(wall / ours[0]).toFixed(2)}x (cpu ${
+        (cpu / ours[1]).toFixed(2)
+      }x)`;
+    lines.push(row("end to end", oursE2e, ref.end_to_end_s, ref.end_to_end_cpu_s));
+    lines.push(row("features only", oursMel, ref.features_only_s, ref.features_only_cpu_s));
+    lines.push(
+      `  (s/s = seconds of audio per second of wall time, or of process CPU time; ` +
+        `torch threads: ${ref.threads}; load average ${Deno.loadavg()[0]!.toFixed(1)})`,
+    );
     return lines;
   } finally {
     await Deno.remove(dir, { recursive: true });

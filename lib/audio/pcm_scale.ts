@@ -64,13 +64,14 @@ export function intScalingOf(bytes: Uint8Array): IntScaling | null {
  * rescaled in float64 and rounded to float32.
  */
 export function rescaleIntPcm(channels: Float32Array[], scaling: IntScaling): void {
-  const full = 2 ** (scaling.bits - 1);
+  const full = 2 ** (scaling.bits - 1), inv = 1 / full;
   const all = scaling.divided === "all";
+  const exact = scaling.bits <= 24;
   for (const ch of channels) {
     for (let i = 0; i < ch.length; i++) {
       const v = ch[i]!;
       if (!all && v <= 0) continue;
-      ch[i] = scaling.bits <= 24 ? Math.round(v * (full - 1)) / full : (v * (full - 1)) / full;
+      ch[i] = exact ? Math.round(v * (full - 1)) * inv : (v * (full - 1)) * inv;
     }
   }
 }

@@ -121,18 +121,23 @@ export function resample(
   const n = x.length;
   const outLen = Math.ceil((next * n) / orig);
   const y = new Float32Array(outLen);
-  for (let m = 0; m < outLen; m++) {
-    const i = Math.floor(m / next);
-    const j = m - i * next;
-    // Padded index p = i * orig + k maps to x[p - width].
-    const first = i * orig + start[j]! - width;
-    const o0 = offset[j]!;
-    const len = offset[j + 1]! - o0;
-    let acc = 0;
-    const lo = Math.max(0, -first);
-    const hi = Math.min(len, n - first);
-    for (let k = lo; k < hi; k++) acc += x[first + k]! * taps[o0 + k]!;
-    y[m] = acc;
+  // Output m = i * next + j uses phase j on the padded input from i * orig; padded
+  // index p maps to x[p - width] (zero outside the signal).
+  for (let i = 0, m = 0; m < outLen; i++) {
+    const base = i * orig - width;
+    for (let j = 0; j < next && m < outLen; j++, m++) {
+      const first = base + start[j]!;
+      const o0 = offset[j]!;
+      const len = offset[j + 1]! - o0;
+      let acc = 0;
+      if (first >= 0 && first + len <= n) {
+        for (let k = 0; k < len; k++) acc += x[first + k]! * taps[o0 + k]!;
+      } else {
+        const hi = Math.min(len, n - first);
+        for (let k = Math.max(0, -first); k < hi; k++) acc += x[first + k]! * taps[o0 + k]!;
+      }
+      y[m] = acc;
+    }
   }
   return y;
 }
