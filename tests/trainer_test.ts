@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
 import { encoderConfig } from "../lib/model/config.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
+import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { pretrain, type TrainConfig, Trainer } from "../lib/train/trainer.ts";
 import { fixture } from "./_train_golden.ts";
 import { cropFrames, memoryClips } from "../lib/train/views.ts";
@@ -132,31 +133,44 @@ Deno.test("a non-finite loss stops with an error naming the step and leaves the 
 Deno.test("a tiny model on the fixture recordings learns: loss falls and std does not collapse", async () => {
   const dir = await Deno.makeTempDir({ prefix: "atst_learn_" });
   try {
-    const steps = 30;
+    const steps = 20;
     const lines = await pretrain(dir, {
       ...config({
         steps,
         batch: 4,
         lr: 2e-3,
         warmup: 3,
-        cropSeconds: 1.0,
+        cropSeconds: 0.5,
         mixupMemory: 64,
         saveEvery: 1000,
         keep: 1,
       }),
-      data: [fixture("audio")],
+      data: [
+        "long_13s.flac",
+        "stereo_44k.wav",
+        "mono_8k.wav",
+        "codecs/vorbis.ogg",
+        "codecs/mp3.mp3",
+      ]
+        .map((f) => fixture("audio", f)),
     }, { progress: false });
     assert.equal(lines.length, steps);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const first = mean(lines.slice(0, 5).map((l) => l.loss));
     const last = mean(lines.slice(-5).map((l) => l.loss));
-    assert.ok(last < 0.7 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
     // Collapse drives the std of L2-normalised outputs to ~0.001; healthy is O(1/sqrt(32)).
     const std = mean(lines.slice(-5).map((l) => l.std_student));
+    console.error(`loss ${first.toFixed(3)} -> ${last.toFixed(3)}, std_student ${std.toFixed(3)}`);
+    assert.ok(last < 0.7 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
     assert.ok(std > 0.02, `std_student ${std}`);
     assert.ok(lines.at(-1)!.std_teacher > 0.02, `std_teacher ${lines.at(-1)!.std_teacher}`);
-    // The teacher encoder is saved for `atst embed`.
-    assert.ok((await Deno.stat(`${dir}/encoder.safetensors`)).size > 0);
+    // The teacher encoder is saved for `atst embed`, with the crop length that sets its chunking.
+    const { encoder, meta } = await loadEncoder(`${dir}/encoder.safetensors`);
+    assert.equal(meta.trainCropSeconds, 0.5);
+    assert.equal(meta.encoder.dim, 64);
+    // patch embed (2) + cls, pos, mask (3) + 11 per block + final norm (2).
+    assert.equal(encoder.params().size, 2 + 3 + 2 * 11 + 2);
+    encoder.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
