@@ -118,3 +118,30 @@ Deno.test("dB values are clamped at 80 dB below the clip maximum", () => {
     ((floor - DEFAULT_MEL.scaleMin) / (DEFAULT_MEL.scaleMax - DEFAULT_MEL.scaleMin)) * 2 - 1;
   assert.ok(Math.abs(Math.min(...f.data) - scaledFloor) < 1e-6);
 });
+
+Deno.test("melPower reads edge windows from padded copies exactly as from a fully padded clip", () => {
+  const { start, weights } = melFilterbank(DEFAULT_MEL);
+  const window = Float64Array.from(
+    { length: 1024 },
+    (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / 1024),
+  );
+  const fft = new RealFft(1024);
+  const spec = new Float64Array(513);
+  for (const n of [513, 1000, 2047, 2048, 2049, 2207, 5000]) {
+    const x = Float32Array.from(
+      { length: n },
+      (_, i) => Math.sin(i * 0.05) + Math.sin(i * i * 1e-5),
+    );
+    const padded = reflectPad(x, 1024);
+    const { power, frames } = melPower(x);
+    for (let t = 0; t < frames; t++) {
+      fft.power(padded, spec, window, t * 160);
+      for (let m = 0; m < 64; m++) {
+        let want = 0;
+        weights[m]!.forEach((w, k) => (want += w * spec[start[m]! + k]!));
+        const got = power[m * frames + t]!;
+        assert.ok(Math.abs(got - want) <= 1e-12 * Math.max(1, want), `n=${n} t=${t} m=${m}`);
+      }
+    }
+  }
+});
