@@ -83,15 +83,16 @@ for (const backend of ["cpu", "wasm"] as const) {
   });
 }
 
-Deno.test("encoder params carry the reference names and PyTorch shapes", () => {
+Deno.test("encoder params carry the reference names, Linear weights held [in, out]", () => {
   const enc = new Encoder(encoderConfig("tiny"), { seed: 3 });
   const p = enc.params();
   assert.equal(p.size, 5 + 4 * 11 + 2);
-  assert.deepEqual(p.get("patch_embed.patch_embed.weight")!.shape, [192, 256]);
+  assert.deepEqual(p.get("patch_embed.patch_embed.weight")!.shape, [256, 192]);
   assert.deepEqual(p.get("pos_embed")!.shape, [1, 251, 192]);
-  assert.deepEqual(p.get("blocks.3.attn.qkv.weight")!.shape, [576, 192]);
+  assert.deepEqual(p.get("blocks.3.attn.qkv.weight")!.shape, [192, 576]);
   assert.equal(p.get("blocks.0.attn.qkv.bias"), undefined);
-  assert.deepEqual(p.get("blocks.0.mlp.fc1.weight")!.shape, [768, 192]);
+  assert.deepEqual(p.get("blocks.0.mlp.fc1.weight")!.shape, [192, 768]);
+  assert.deepEqual(p.get("blocks.0.mlp.fc1.bias")!.shape, [768]);
   assert.equal(enc.paramCount(), 1_875_456);
   const small = new Encoder(encoderConfig("small"), { seed: 1 });
   // The spec says "about 21.6 M" for small.

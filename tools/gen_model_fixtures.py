@@ -145,7 +145,7 @@ class AST(nn.Module):
         """The reference's get_intermediate_layers: last n blocks through the final norm."""
         h, plen = self.tokens(x, length)
         B, M, _ = h.shape
-        mask = -10000.0 * (torch.arange(M)[None, :] >= (plen + 1)[:, None]).double()
+        mask = -10000.0 * (torch.arange(M)[None, :] >= (plen + 1)[:, None]).to(h.dtype)
         mask = mask[:, None, None, :]
         out = []
         for i, blk in enumerate(self.blocks):
@@ -165,13 +165,13 @@ class AST(nn.Module):
             xc = x[:, :, i * chunk_len: min((i + 1) * chunk_len, total)]
             outs, plen = self.intermediate(xc, cur, n)
             Nc = outs[0].shape[1] - 1
-            valid = (torch.arange(Nc)[None, :] < plen[:, None]).double()[..., None]
-            denom = plen.double()[:, None] + 1e-6
+            valid = (torch.arange(Nc)[None, :] < plen[:, None]).to(x.dtype)[..., None]
+            denom = plen.to(x.dtype)[:, None] + 1e-6
             if corrected:
-                denom = torch.clamp(plen, max=Nc).double()[:, None] + 1e-6
+                denom = torch.clamp(plen, max=Nc).to(x.dtype)[:, None] + 1e-6
             cls_acc.append([o[:, 0] for o in outs])
             avg_acc.append([(o[:, 1:] * valid).sum(1) / denom for o in outs])
-            marks.append(mark.double()[:, None])
+            marks.append(mark.to(x.dtype)[:, None])
         m = torch.stack(marks)  # [chunks, B, 1]
         cls = [sum(c[j] * mk for c, mk in zip(cls_acc, m)) / m.sum(0) for j in range(n)]
         avg = [sum(a[j] * mk for a, mk in zip(avg_acc, m)) / m.sum(0) for j in range(n)]

@@ -2,9 +2,12 @@
  * The ATST encoder (the reference's "AST" module, spec §2) on TensorFlow.js.
  *
  * Read bottom-up: numerics (LayerNorm, GELU), then Linear, Attention, MLP,
- * Block, and the Encoder that composes them. Parameters are tfjs Variables in
- * PyTorch layout (Linear weights [out, in]), keyed by the reference's names,
- * so checkpoints map one to one. Every forward is differentiable.
+ * Block, and the Encoder that composes them. Parameters are tfjs Variables
+ * keyed by the reference's names. Linear weights are held [in, out], the
+ * transpose of PyTorch's [out, in], so every matmul runs without a
+ * transpose flag (tfjs-backend-wasm is about 6x slower with transposeB);
+ * checkpoint I/O transposes them (see {@link isLinearWeight}). Every
+ * forward is differentiable.
  *
  * @module
  */
@@ -54,18 +57,18 @@ function dropPath(y: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
   return tf.mul(y, tf.div(tf.floor(tf.add(u, keep)), keep));
 }
 
-/** nn.Linear: weight [out, in], optional bias [out]. */
+/** nn.Linear with its weight held [in, out]; optional bias [out]. */
 class Linear {
   readonly weight: tf.Variable;
   readonly bias?: tf.Variable;
   constructor(store: Store, name: string, inF: number, outF: number, bias = true) {
-    this.weight = store.add(`${name}.weight`, "normal", [outF, inF]);
+    this.weight = store.add(`${name}.weight`, "normal", [inF, outF]);
     if (bias) this.bias = store.add(`${name}.bias`, "zeros", [outF]);
   }
-  /** x [M, in] -> [M, out]; the weight stays [out, in] (transposeB, no copy). */
+  /** x [M, in] -> [M, out]. */
   apply(x: tf.Tensor2D): tf.Tensor2D {
     // Not tf.fused.matMul: tfjs-backend-wasm 4.22 adds the bias wrongly when transposeB is set.
-    const y: tf.Tensor2D = tf.matMul(x, this.weight as tf.Tensor2D, false, true); // [M, out]
+    const y: tf.Tensor2D = tf.matMul(x, this.weight as tf.Tensor2D); // [M, out]
     return this.bias ? tf.add(y, this.bias) : y;
   }
 }
@@ -157,6 +160,15 @@ export const REFERENCE_NAMES = {
   norm: "norm",
 } as const;
 
+/**
+ * True for the Linear weights (patch embedding, qkv, proj, fc1, fc2): held
+ * [in, out] here, stored [out, in] in checkpoints, as PyTorch does.
+ */
+export function isLinearWeight(name: string): boolean {
+  return /^(patch_embed\.patch_embed|blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2))\.weight$/
+    .test(name);
+}
+
 let instances = 0;
 
 /** Options of the {@link Encoder} constructor. */
@@ -210,7 +222,7 @@ export class Encoder {
     this.norm = new LayerNorm(s, R.norm, D, cfg.lnEps);
   }
 
-  /** All parameters, keyed by the reference's names, in PyTorch shapes. */
+  /** All parameters, keyed by the reference's names (Linear weights [in, out]). */
   params(): Map<string, tf.Variable> {
     return this.#store.vars;
   }

@@ -8,7 +8,7 @@
 import { tf } from "../backend/tf.ts";
 import { UserError } from "../cli/errors.ts";
 import { type EncoderConfig, encoderConfig, sizeName, validateConfig } from "./config.ts";
-import { Encoder, type EncoderOptions } from "./encoder.ts";
+import { Encoder, type EncoderOptions, isLinearWeight } from "./encoder.ts";
 import type { HostTensor } from "./safetensors.ts";
 
 /** The tensors an encoder of `cfg` has, with their PyTorch shapes. */
@@ -40,13 +40,24 @@ export function expectedShapes(cfg: EncoderConfig): Map<string, number[]> {
   return m;
 }
 
-/** The encoder's weights as host tensors under the reference names. */
+/** The encoder's weights as host tensors under the reference names, in PyTorch layout. */
 export function encoderTensors(encoder: Encoder): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [name, v] of encoder.params()) {
-    out.set(name, { shape: v.shape.slice(), data: v.dataSync() as Float32Array });
+    const t = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    out.set(name, isLinearWeight(name) ? transpose2d(t) : t);
   }
   return out;
+}
+
+/** [r, c] -> [c, r] on the host. */
+function transpose2d(t: HostTensor): HostTensor {
+  const [r, c] = t.shape as [number, number];
+  const data = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) {
+    for (let j = 0; j < c; j++) data[j * r + i] = t.data[i * c + j]!;
+  }
+  return { shape: [c, r], data };
 }
 
 /**
@@ -79,7 +90,8 @@ export function buildEncoder(
   }
   const encoder = new Encoder(cfg, { seed: 0, ...opts });
   for (const [name, v] of encoder.params()) {
-    const t = tensors.get(name)!;
+    const src = tensors.get(name)!;
+    const t = isLinearWeight(name) ? transpose2d(src) : src;
     tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
   }
   return encoder;

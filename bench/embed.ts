@@ -1,0 +1,175 @@
+/**
+ * Embedding throughput: clip embeddings (spec §4.1 protocol, last 12
+ * blocks, CLS + mean) of 6 s clips with the small model, batch 8, per tfjs
+ * backend, next to the same protocol in PyTorch (bench/embed_ref.py, torch's
+ * default thread count) on this machine, with ratios. Inputs are log-mel
+ * features, so this measures the encoder and pooling, not decoding.
+ *
+ * Each backend runs in its own subprocess: one that fails is reported with
+ * its reason instead of ending the benchmark.
+ *
+ * Usage: deno run -A bench/embed.ts [--backends cpu,native,wasm] [--size small]
+ *        [--batch 8] [--seconds 6] [--batches 3]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+/** Settings of one measurement. */
+interface BenchSettings {
+  size: string;
+  batch: number;
+  seconds: number;
+  batches: number;
+}
+
+const DEFAULTS: BenchSettings = { size: "small", batch: 8, seconds: 6, batches: 3 };
+
+/** One backend's measurement, in this process; prints one JSON line. */
+async function child(backend: string, s: BenchSettings): Promise<void> {
+  const { tf } = await import("../lib/backend/tf.ts");
+  const { useBackend } = await import("../lib/backend/backend.ts");
+  const { encoderConfig } = await import("../lib/model/config.ts");
+  const { Encoder } = await import("../lib/model/encoder.ts");
+  const { embedClips } = await import("../lib/embed/pooling.ts");
+  const used = await useBackend(backend as "cpu", { quiet: true });
+  const encoder = new Encoder(encoderConfig(s.size as "small"), { seed: 0, trainable: false });
+  const frames = Math.trunc(s.seconds * 100) + 1;
+  let seed = 1;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 31 - 1;
+  };
+  const clips = Array.from({ length: s.batch }, () => ({
+    data: Float32Array.from({ length: 64 * frames }, noise),
+    nMels: 64,
+    frames,
+  }));
+  const opts = { chunkFrames: 601, blocks: 12, pool: "both" as const, batch: s.batch };
+  await embedClips(encoder, clips, opts); // warm-up: kernels, weights upload
+  const times: number[] = [];
+  for (let i = 0; i < s.batches; i++) {
+    const t0 = performance.now();
+    await embedClips(encoder, clips, opts);
+    times.push((performance.now() - t0) / 1000);
+  }
+  encoder.dispose();
+  const med = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  console.log(
+    JSON.stringify({
+      clips_per_s: s.batch / med,
+      batch_s: times,
+      backend: used,
+      tensors: tf.memory().numTensors,
+    }),
+  );
+}
+
+type Measured = { clips_per_s: number; batch_s: number[]; threads?: number; backend?: string };
+
+async function runJson(
+  cmd: string,
+  args: string[],
+): Promise<{ ok: true; value: Measured } | { ok: false; why: string }> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  if (out.success) {
+    try {
+      return { ok: true, value: JSON.parse(last) };
+    } catch { /* fall through */ }
+  }
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) => l.trim()).slice(
+    -2,
+  ).join(" | ");
+  return {
+    ok: false,
+    why: `${out.signal ? `signal ${out.signal}` : `exit ${out.code}`}: ${err.slice(0, 300)}`,
+  };
+}
+
+function settingsArgs(s: BenchSettings): string[] {
+  return [
+    "--size",
+    s.size,
+    "--batch",
+    String(s.batch),
+    "--seconds",
+    String(s.seconds),
+    "--batches",
+    String(s.batches),
+  ];
+}
+
+/**
+ * Runs the embedding benchmark for each backend and the PyTorch reference;
+ * returns printable lines (ours, reference, ratio).
+ *
+ * @example
+ * ```ts
+ * for (const line of await benchEmbed({ backends: ["native", "wasm"] })) console.log(line);
+ * ```
+ */
+export async function benchEmbed(
+  opts: { backends: string[] } & Partial<BenchSettings>,
+): Promise<string[]> {
+  const s: BenchSettings = { ...DEFAULTS, ...opts };
+  const what =
+    `${s.size} model, ${s.seconds} s clips, batch ${s.batch}, last 12 blocks, median of ${s.batches}`;
+  const lines = [`embed clips (${what}), ${navigator.hardwareConcurrency} cores:`];
+  const ref = await runJson("/usr/bin/python3", [
+    fileURLToPath(new URL("./embed_ref.py", import.meta.url)),
+    ...settingsArgs(s),
+  ]);
+  const refRate = ref.ok ? ref.value.clips_per_s : NaN;
+  lines.push(
+    ref.ok
+      ? `  pytorch ${"(ref)".padEnd(8)} ${
+        refRate.toFixed(3)
+      } clips/s (${ref.value.threads} threads)`
+      : `  pytorch reference failed: ${ref.why}`,
+  );
+  for (const b of opts.backends) {
+    const r = await runJson(Deno.execPath(), [
+      "run",
+      "-A",
+      fileURLToPath(import.meta.url),
+      "--child",
+      b,
+      ...settingsArgs(s),
+    ]);
+    if (!r.ok) {
+      lines.push(`  atst ${b.padEnd(11)} FAILED (${r.why})`);
+      continue;
+    }
+    const rate = r.value.clips_per_s;
+    const ratio = ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "";
+    const batches = r.value.batch_s.map((x) => x.toFixed(2)).join(", ");
+    lines.push(`  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (batches ${batches} s)${ratio}`);
+  }
+  return lines;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      backends: { type: "string", default: "native,wasm,cpu" },
+      child: { type: "string" },
+      size: { type: "string", default: DEFAULTS.size },
+      batch: { type: "string", default: String(DEFAULTS.batch) },
+      seconds: { type: "string", default: String(DEFAULTS.seconds) },
+      batches: { type: "string", default: String(DEFAULTS.batches) },
+    },
+  });
+  const s: BenchSettings = {
+    size: values.size!,
+    batch: Number(values.batch),
+    seconds: Number(values.seconds),
+    batches: Number(values.batches),
+  };
+  if (values.child) await child(values.child, s);
+  else {for (const line of await benchEmbed({ backends: values.backends!.split(","), ...s })) {
+      console.log(line);
+    }}
+}

@@ -1,0 +1,47 @@
+"""PyTorch reference for bench/embed.ts: clip-embedding throughput of the
+reference encoder (tools/gen_model_fixtures.py's re-statement of the
+authors' AST, float32, eval, no_grad) with the spec 4.1 chunk protocol on
+log-mel inputs. Prints one JSON line: {"clips_per_s", "batch_s", "threads"}.
+
+Usage: /usr/bin/python3 bench/embed_ref.py [--size small] [--batch 8] [--seconds 6] [--batches 3]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from gen_model_fixtures import AST  # noqa: E402
+
+SIZES = {"tiny": (192, 4, 3), "small": (384, 12, 6), "base": (768, 12, 12)}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--size", default="small")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("--batches", type=int, default=3)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    model = AST(*SIZES[a.size]).float().eval()
+    frames = int(a.seconds * 100) + 1
+    chunk = int(6.0 * 16000 / 160 + 1)
+    x = torch.randn(a.batch, 64, frames)
+    lengths = torch.full((a.batch,), frames)
+    times = []
+    with torch.no_grad():
+        model.chunks(x, lengths, 12, chunk)  # warm-up
+        for _ in range(a.batches):
+            t0 = time.perf_counter()
+            model.chunks(x, lengths, 12, chunk)
+            times.append(time.perf_counter() - t0)
+    med = sorted(times)[len(times) // 2]
+    print(json.dumps({"clips_per_s": a.batch / med, "batch_s": times, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()
