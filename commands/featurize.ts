@@ -103,7 +103,7 @@ export async function run(args: string[]): Promise<number> {
 
   const expanded = await expandInputs(positionals);
   const errors: InputError[] = [...expanded.errors];
-  let files: InputFile[] = shardSpec ? shard(expanded.files, ...shardSpec) : expanded.files;
+  const files: InputFile[] = shardSpec ? shard(expanded.files, ...shardSpec) : expanded.files;
 
   // Two inputs that differ only in extension would write the same .npy.
   const jobs: Array<InputFile & { out?: string }> = [];
@@ -122,7 +122,6 @@ export async function run(args: string[]): Promise<number> {
   } else {
     jobs.push(...files);
   }
-  files = [];
 
   const progress = new Progress({ label: "featurize", total: jobs.length, enabled: !quiet });
   for (const e of errors) progress.log(e.message);
