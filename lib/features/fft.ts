@@ -28,6 +28,8 @@ export class RealFft {
   readonly #splitSin: Float64Array;
   readonly #re: Float64Array;
   readonly #im: Float64Array;
+  readonly #oddStages: boolean;
+  #onesCache?: Float64Array;
 
   constructor(n: number) {
     if (!Number.isInteger(n) || n < 4 || (n & (n - 1)) !== 0) {
@@ -57,6 +59,11 @@ export class RealFft {
     }
     this.#re = new Float64Array(half);
     this.#im = new Float64Array(half);
+    this.#oddStages = bits % 2 === 1;
+  }
+
+  #ones(): Float64Array {
+    return (this.#onesCache ??= new Float64Array(this.n).fill(1));
   }
 
   /**
@@ -65,16 +72,27 @@ export class RealFft {
    */
   power(src: ArrayLike<number>, out: Float64Array, window?: Float64Array, offset = 0): void {
     const half = this.#half, re = this.#re, im = this.#im, rev = this.#rev;
-    // Pack even samples as real parts, odd as imaginary, in bit-reversed order.
-    for (let i = 0; i < half; i++) {
-      const a = offset + 2 * i;
-      const r = rev[i]!;
-      if (window) {
-        re[r] = src[a]! * window[2 * i]!;
-        im[r] = src[a + 1]! * window[2 * i + 1]!;
-      } else {
-        re[r] = src[a]!;
-        im[r] = src[a + 1]!;
+    const w = window ?? this.#ones();
+    if (this.#oddStages) {
+      // Pack even samples as real parts, odd as imaginary, in bit-reversed order, fused
+      // with the first radix-2 stage: z[i] and z[i + half/2] land in slots r and r + 1.
+      const quarter = half >> 1;
+      for (let i = 0; i < quarter; i++) {
+        const a = offset + 2 * i, b = a + half;
+        const ar = src[a]! * w[2 * i]!, ai = src[a + 1]! * w[2 * i + 1]!;
+        const br = src[b]! * w[2 * i + half]!, bi = src[b + 1]! * w[2 * i + half + 1]!;
+        const r = rev[i]!;
+        re[r] = ar + br;
+        im[r] = ai + bi;
+        re[r + 1] = ar - br;
+        im[r + 1] = ai - bi;
+      }
+    } else {
+      for (let i = 0; i < half; i++) {
+        const a = offset + 2 * i;
+        const r = rev[i]!;
+        re[r] = src[a]! * w[2 * i]!;
+        im[r] = src[a + 1]! * w[2 * i + 1]!;
       }
     }
     this.#butterflies();
@@ -96,22 +114,28 @@ export class RealFft {
 
   #butterflies(): void {
     const n = this.#half, re = this.#re, im = this.#im, cos = this.#cos, sin = this.#sin;
-    let s = 1; // current transform size: s-point DFTs are done
-    if (Math.log2(n) % 2 === 1) {
-      // Odd number of radix-2 stages: do one plain stage first (no multiplications).
-      for (let i = 0; i < n; i += 2) {
-        const ar = re[i]!, ai = im[i]!, br = re[i + 1]!, bi = im[i + 1]!;
-        re[i] = ar + br;
-        im[i] = ai + bi;
-        re[i + 1] = ar - br;
-        im[i + 1] = ai - bi;
-      }
-      s = 2;
-    }
+    // With an odd number of radix-2 stages the first one was fused into packing.
+    let s = this.#oddStages ? 2 : 1; // s-point DFTs are done
     // Radix-2^2: two radix-2 stages (sizes 2s and 4s) per pass over the data.
     for (; s < n; s *= 4) {
       const step4 = n / (4 * s); // twiddle index stride of W_{4s}
-      for (let j = 0; j < s; j++) {
+      // j = 0: all twiddles are 1.
+      for (let k = 0; k < n; k += 4 * s) {
+        const k1 = k + s, k2 = k + 2 * s, k3 = k + 3 * s;
+        const a0r = re[k]!, a0i = im[k]!, a1r = re[k1]!, a1i = im[k1]!;
+        const a2r = re[k2]!, a2i = im[k2]!, a3r = re[k3]!, a3i = im[k3]!;
+        const b0r = a0r + a1r, b0i = a0i + a1i, b1r = a0r - a1r, b1i = a0i - a1i;
+        const b2r = a2r + a3r, b2i = a2i + a3i, b3r = a2r - a3r, b3i = a2i - a3i;
+        re[k] = b0r + b2r;
+        im[k] = b0i + b2i;
+        re[k2] = b0r - b2r;
+        im[k2] = b0i - b2i;
+        re[k1] = b1r + b3i;
+        im[k1] = b1i - b3r;
+        re[k3] = b1r - b3i;
+        im[k3] = b1i + b3r;
+      }
+      for (let j = 1; j < s; j++) {
         const w2r = cos[j * step4]!, w2i = sin[j * step4]!; // W_{4s}^j
         const w1r = cos[2 * j * step4]!, w1i = sin[2 * j * step4]!; // W_{2s}^j = W_{4s}^{2j}
         for (let k = j; k < n; k += 4 * s) {
