@@ -92,9 +92,10 @@ export async function decodeBytes(bytes: Uint8Array): Promise<Decoded> {
   }
   for (const ch of channels) {
     if (ch.length !== length) throw new DecodeError("channels have different lengths");
-    for (let i = 0; i < ch.length; i++) {
-      if (!Number.isFinite(ch[i]!)) throw new DecodeError("audio contains NaN or infinite samples");
-    }
+    // A float32 sum cannot overflow float64, so it is finite exactly when all samples are.
+    let sum = 0;
+    for (let i = 0; i < ch.length; i++) sum += ch[i]!;
+    if (!Number.isFinite(sum)) throw new DecodeError("audio contains NaN or infinite samples");
   }
   const scaling = intScalingOf(bytes);
   if (scaling) rescaleIntPcm(channels, scaling);

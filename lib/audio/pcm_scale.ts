@@ -64,14 +64,25 @@ export function intScalingOf(bytes: Uint8Array): IntScaling | null {
  * rescaled in float64 and rounded to float32.
  */
 export function rescaleIntPcm(channels: Float32Array[], scaling: IntScaling): void {
-  const full = 2 ** (scaling.bits - 1), inv = 1 / full;
-  const all = scaling.divided === "all";
+  const full = 2 ** (scaling.bits - 1), up = full - 1, inv = 1 / full;
+  // Rounding recovers the integer exactly up to 24 bits; the offset-and-truncate form
+  // is a fast Math.round for these near-integer values (|x| < 2^31).
   const exact = scaling.bits <= 24;
   for (const ch of channels) {
-    for (let i = 0; i < ch.length; i++) {
-      const v = ch[i]!;
-      if (!all && v <= 0) continue;
-      ch[i] = exact ? Math.round(v * (full - 1)) * inv : (v * (full - 1)) * inv;
+    if (exact && scaling.divided === "all") {
+      for (let i = 0; i < ch.length; i++) {
+        const x = ch[i]! * up;
+        ch[i] = ((x + (x >= 0 ? 0.5 : -0.5)) | 0) * inv;
+      }
+    } else if (exact) {
+      for (let i = 0; i < ch.length; i++) {
+        const x = ch[i]! * up;
+        if (x > 0) ch[i] = ((x + 0.5) | 0) * inv;
+      }
+    } else {
+      for (let i = 0; i < ch.length; i++) {
+        if (scaling.divided === "all" || ch[i]! > 0) ch[i] = ch[i]! * up * inv;
+      }
     }
   }
 }
