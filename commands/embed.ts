@@ -140,6 +140,7 @@ export async function run(args: string[]): Promise<number> {
     ...(settings.mode === "frames" ? { frameHopMs: 40, frameOffsetMs: 15 } : {}),
   };
   if (skipExisting && out) {
+    await assertSameRun(out, header);
     const before = files.length;
     const keep = [];
     for (const f of files) if (!(await exists(npyPath(out, f.rel)))) keep.push(f);
@@ -161,7 +162,7 @@ export async function run(args: string[]): Promise<number> {
     const dir = out!;
     sink = {
       write: async (r) => void await writeNpyResult(dir, r),
-      done: async () => await writeManifest(dir, { ...header, count: files.length - failed }),
+      done: async () => await writeManifest(dir, header),
     };
   } else {
     const target = out ? await openAtomic(resolve(out, `embeddings.${format}`)) : undefined;
@@ -194,6 +195,27 @@ export async function run(args: string[]): Promise<number> {
   progress.done();
   model.encoder.dispose();
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * With --skip-existing, refuses to mix outputs of another model or other
+ * settings into `dir` (its embed.json says what is there).
+ */
+async function assertSameRun(dir: string, header: { model: { sha256: string }; settings: object }) {
+  let prev: { model?: { sha256?: string }; settings?: object };
+  try {
+    prev = JSON.parse(await Deno.readTextFile(resolve(dir, "embed.json")));
+  } catch {
+    return; // nothing there yet
+  }
+  if (
+    prev.model?.sha256 !== header.model.sha256 ||
+    JSON.stringify(prev.settings) !== JSON.stringify(header.settings)
+  ) {
+    throw new UsageError(
+      `Folder '${dir}' holds embeddings from another model or other settings (see its embed.json); use another --out`,
+    );
+  }
 }
 
 /** Parses `--shard K/N` (1-based K). */

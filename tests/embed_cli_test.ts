@@ -83,6 +83,11 @@ Deno.test("atst embed --out mirrors paths as .npy with embed.json, names bad fil
     bTime,
     "and leaves the others alone",
   );
+  const other = await runCli(
+    ["embed", "--model", A, join(dir, "in"), "--out", out, "--skip-existing", "--blocks", "1"],
+  );
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /holds embeddings from another model or other settings/);
   await Deno.remove(dir, { recursive: true });
 });
 
