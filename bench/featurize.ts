@@ -2,7 +2,7 @@
  * Featurize throughput, ours vs torchaudio, on the same files in the same
  * run: seconds of audio processed per wall-clock second, end to end
  * (decode, downmix, resample to 16 kHz, log-mel) and features only (16 kHz
- * samples already in memory). Best of 3 passes on each side; the Python
+ * samples already in memory). Best of 5 passes on each side; the Python
  * side times itself (bench/featurize_ref.py), so interpreter start-up is
  * not counted.
  *
@@ -15,7 +15,7 @@ import process from "node:process";
 import { loadAudio } from "../lib/audio/load.ts";
 import { logMel } from "../lib/features/mel.ts";
 
-const REPEATS = 3;
+const REPEATS = 5;
 
 /** A 16-bit PCM WAV of `channels` x `seconds` at `rate`: chirps, a tone and noise bursts. */
 function synthWav(rate: number, channels: number, seconds: number, seed: number): Uint8Array {
