@@ -16,6 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { type Tensor3D, tf } from "../lib/backend/tf.ts";
 import { useBackend } from "../lib/backend/backend.ts";
@@ -45,6 +46,9 @@ interface RunResult {
   name: string;
   forwardMs: number[];
   trainMs: number[];
+  /** Process CPU time (all threads) per repetition: less sensitive to a busy machine than wall time. */
+  forwardCpuMs: number[];
+  trainCpuMs: number[];
   peakRssMb: number;
   detail?: string;
   profile?: string;
@@ -70,29 +74,48 @@ async function child(backend: string): Promise<RunResult> {
   ) as Tensor3D;
   const lengths = new Array<number>(B).fill(T);
   const forwardMs: number[] = [], trainMs: number[] = [];
+  const forwardCpuMs: number[] = [], trainCpuMs: number[] = [];
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   for (let r = 0; r <= reps; r++) {
     times?.clear();
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = cpuMs();
     const y = enc.forward(x, lengths);
     await y.data();
     y.dispose();
-    if (r > 0) forwardMs.push(performance.now() - t0); // the first is a warm-up
+    if (r > 0) { // the first is a warm-up
+      forwardMs.push(performance.now() - t0);
+      forwardCpuMs.push(cpuMs() - c0);
+    }
   }
   let profile = times ? formatKernelTimes(times) : undefined;
   if (o.train) {
     for (let r = 0; r <= reps; r++) {
       times?.clear();
-      const t0 = performance.now();
+      const t0 = performance.now(), c0 = cpuMs();
       const { value, grads } = tf.variableGrads(() =>
         tf.mean(tf.square(enc.forward(x, lengths, { training: true, seed: r }))) as tf.Scalar
       );
       await value.data();
       tf.dispose([value, ...Object.values(grads)]);
-      if (r > 0) trainMs.push(performance.now() - t0);
+      if (r > 0) {
+        trainMs.push(performance.now() - t0);
+        trainCpuMs.push(cpuMs() - c0);
+      }
     }
     if (times) profile += "\n  -- forward + backward --\n" + formatKernelTimes(times);
   }
-  return { name: backend, forwardMs, trainMs, peakRssMb: peakRssMb(), profile };
+  return {
+    name: backend,
+    forwardMs,
+    trainMs,
+    forwardCpuMs,
+    trainCpuMs,
+    peakRssMb: peakRssMb(),
+    profile,
+  };
 }
 
 async function spawn(cmd: string, args: string[]): Promise<RunResult | string> {
@@ -128,12 +151,16 @@ if (o.child) {
         threads: number;
         forward_ms: number[];
         train_ms: number[];
+        forward_cpu_ms: number[];
+        train_cpu_ms: number[];
         peak_rss_mb: number;
       };
       ref = {
         name: `pytorch (${raw.threads} thr)`,
         forwardMs: raw.forward_ms,
         trainMs: raw.train_ms,
+        forwardCpuMs: raw.forward_cpu_ms,
+        trainCpuMs: raw.train_cpu_ms,
         peakRssMb: raw.peak_rss_mb,
       };
     }
@@ -146,21 +173,36 @@ if (o.child) {
     if (typeof r === "string") console.log(`${b}: FAILED ${r}`);
     else rows.push(r);
   }
-  console.log(
-    `${"backend".padEnd(18)} ${"forward".padStart(9)} ${"ratio".padStart(6)} ${
-      "fwd+bwd".padStart(9)
-    } ${"ratio".padStart(6)} ${"peak RSS".padStart(9)} ${"ratio".padStart(6)}`,
-  );
+  // Ratios: PyTorch time / ours (>= 1 means we are at least as fast); our RSS / PyTorch's.
+  const cols = [
+    "forward",
+    "ratio",
+    "fwd cpu",
+    "ratio",
+    "fwd+bwd",
+    "ratio",
+    "f+b cpu",
+    "ratio",
+    "peak RSS",
+    "ratio",
+  ];
+  console.log(`${"backend".padEnd(18)} ${cols.map((c) => c.padStart(9)).join(" ")}`);
   for (const r of rows) {
-    const f = min(r.forwardMs), t = min(r.trainMs);
-    const rf = ref ? (min(ref.forwardMs) / f).toFixed(2) : "-";
-    const rt = ref && o.train ? (min(ref.trainMs) / t).toFixed(2) : "-";
+    const cell = (ours: number[], theirs: number[] | undefined) => {
+      const v = min(ours);
+      const ratio = theirs && theirs.length ? (min(theirs) / v).toFixed(2) : "-";
+      return [fmt(v), ratio];
+    };
     const rm = ref ? (r.peakRssMb / ref.peakRssMb).toFixed(2) : "-";
-    console.log(
-      `${r.name.padEnd(18)} ${fmt(f).padStart(9)} ${rf.padStart(6)} ${fmt(t).padStart(9)} ${
-        rt.padStart(6)
-      } ${(r.peakRssMb.toFixed(0) + " MB").padStart(9)} ${rm.padStart(6)}`,
-    );
+    const cells = [
+      ...cell(r.forwardMs, ref?.forwardMs),
+      ...cell(r.forwardCpuMs, ref?.forwardCpuMs),
+      ...cell(r.trainMs, ref?.trainMs),
+      ...cell(r.trainCpuMs, ref?.trainCpuMs),
+      `${r.peakRssMb.toFixed(0)} MB`,
+      rm,
+    ];
+    console.log(`${r.name.padEnd(18)} ${cells.map((c) => c.padStart(9)).join(" ")}`);
   }
   for (const r of rows) if (r.profile) console.log(`\n## kernels on ${r.name}\n${r.profile}`);
 }

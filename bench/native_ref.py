@@ -3,7 +3,8 @@
 key mask, exact GELU MLP, final LayerNorm eps 1e-6) timed on this machine.
 
 Usage: /usr/bin/python3 bench/native_ref.py --size small --batch 8 --frames 601 --reps 3 [--train]
-Prints one JSON line: {"threads", "forward_ms": [...], "train_ms": [...], "peak_rss_mb"}.
+Prints one JSON line: {"threads", "forward_ms", "train_ms", "forward_cpu_ms", "train_cpu_ms"
+(lists, one per repetition), "peak_rss_mb"}.
 Threads: torch's default unless --threads is given.
 """
 import argparse
@@ -85,21 +86,23 @@ def main():
     model = Encoder(*SIZES[a.size])
     x = torch.randn(a.batch, 64, a.frames)
     lengths = torch.full((a.batch,), a.frames)
-    out = {"threads": torch.get_num_threads(), "forward_ms": [], "train_ms": []}
+    out = {"threads": torch.get_num_threads(), "forward_ms": [], "train_ms": [], "forward_cpu_ms": [], "train_cpu_ms": []}
     with torch.no_grad():
         model(x, lengths)  # warm-up
         for _ in range(a.reps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             model(x, lengths)
             out["forward_ms"].append((time.perf_counter() - t) * 1000)
+            out["forward_cpu_ms"].append((time.process_time() - c) * 1000)
     if a.train:
         for i in range(a.reps + 1):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             model.zero_grad(set_to_none=True)
             loss = model(x, lengths).square().mean()
             loss.backward()
             if i > 0:  # the first is a warm-up
                 out["train_ms"].append((time.perf_counter() - t) * 1000)
+                out["train_cpu_ms"].append((time.process_time() - c) * 1000)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 

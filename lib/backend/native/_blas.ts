@@ -55,8 +55,10 @@ export interface Blas {
   path: string;
   /** OpenBLAS's build string when it has one (e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."). */
   config: string;
-  /** Threads the BLAS uses (1 when it cannot tell). */
+  /** Threads the BLAS uses for large products (1 when it cannot tell). */
   threads: number;
+  /** Sets the BLAS's thread count (no-op for a BLAS without openblas_set_num_threads). */
+  setThreads(n: number): void;
   /**
    * Row-major C = alpha * op(A) op(B) + beta * C with op(A) [m, k], op(B) [k, n].
    * `a`, `b`, `c` are views whose first element is the matrix's first element.
@@ -111,10 +113,18 @@ function open(): Blas | string {
     const config = s.openblas_get_config ? readCString(s.openblas_get_config()) : "";
     const threads = s.openblas_get_num_threads ? s.openblas_get_num_threads() : 1;
     const gemm = s.cblas_sgemm;
+    const set = s.openblas_set_num_threads;
+    let current = threads;
     return {
       path,
       config,
       threads,
+      setThreads(n) {
+        if (set && n !== current) {
+          set(n);
+          current = n;
+        }
+      },
       sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
         gemm(
           CBLAS_ROW_MAJOR,

@@ -55,9 +55,14 @@ export function stridedCopy(
   const outer = ds.slice(0, -1), outerStrides = ss.slice(0, -1);
   const idx = new Array<number>(outer.length).fill(0);
   let src = offset;
+  if (rank === 1 && innerStride === 1) {
+    out.set(x.subarray(offset, offset + total));
+    return;
+  }
   for (let o = 0; o < total; o += inner) {
     if (innerStride === 1) {
-      for (let i = 0; i < inner; i++) out[o + i] = x[src + i]!;
+      if (inner >= 256) out.set(x.subarray(src, src + inner), o);
+      else for (let i = 0; i < inner; i++) out[o + i] = x[src + i]!;
     } else {
       for (let i = 0, s = src; i < inner; i++, s += innerStride) out[o + i] = x[s]!;
     }

@@ -13,6 +13,9 @@ import { applyActivationInPlace, hasInPlaceActivation } from "./activations.ts";
 
 type TensorInfo = tf.TensorInfo;
 
+/** Products with fewer multiply-adds than this (per batch item) run on one BLAS thread. */
+const SMALL_MNK = 1 << 23;
+
 interface MatMulArgs {
   a: TensorInfo;
   b: TensorInfo;
@@ -96,25 +99,36 @@ export function matMulValues(
     return { values: out, shape };
   }
   const offA = batchOffsets(batchA, batchOut), offB = batchOffsets(batchB, batchOut);
-  for (let i = 0; i < nBatch; i++) {
-    const oa = offA[i]! * sizeA, ob = offB[i]! * sizeB, oc = i * sizeC;
-    blas.sgemm(
-      transposeA,
-      transposeB,
-      m,
-      n,
-      k,
-      1,
-      av.subarray(oa, oa + sizeA),
-      lda,
-      bv.subarray(ob, ob + sizeB),
-      ldb,
-      beta,
-      out.subarray(oc, oc + sizeC),
-      n,
-    );
+  // Attention-sized products (151x151x64) lose to thread start-up and, on a busy
+  // machine, to OpenBLAS's spin-waiting: run those on one thread.
+  if (m * n * k < SMALL_MNK) blas.setThreads(1);
+  try {
+    gemmBatch();
+  } finally {
+    blas.setThreads(blas.threads);
   }
   return { values: out, shape };
+
+  function gemmBatch(): void {
+    for (let i = 0; i < nBatch; i++) {
+      const oa = offA[i]! * sizeA, ob = offB[i]! * sizeB, oc = i * sizeC;
+      blas.sgemm(
+        transposeA,
+        transposeB,
+        m,
+        n,
+        k,
+        1,
+        av.subarray(oa, oa + sizeA),
+        lda,
+        bv.subarray(ob, ob + sizeB),
+        ldb,
+        beta,
+        out.subarray(oc, oc + sizeC),
+        n,
+      );
+    }
+  }
 }
 
 /** Kernel configs for BatchMatMul and _FusedMatMul on `backendName`. */

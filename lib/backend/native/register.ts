@@ -23,6 +23,7 @@ import { loadDnnl } from "./_dnnl.ts";
 import { matMulKernels } from "./matmul.ts";
 import { fastKernels } from "./kernels.ts";
 import { fusedOpKernels } from "./fused_ops.ts";
+import { attentionKernels } from "./attention.ts";
 
 /** Name the backend is registered under. */
 export const NATIVE_BACKEND = "native";
@@ -65,6 +66,7 @@ async function register(): Promise<NativeStatus> {
     ...matMulKernels(blas, NATIVE_BACKEND),
     ...fastKernels(NATIVE_BACKEND, dnnl),
     ...fusedOpKernels(NATIVE_BACKEND, dnnl),
+    ...attentionKernels(NATIVE_BACKEND, blas, dnnl),
   ];
   const replaced = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
