@@ -78,6 +78,28 @@ Deno.test("pca() matches sklearn's PCA up to the sign of each component", async 
   }
 });
 
+Deno.test("pca() with standardize matches sklearn's StandardScaler then PCA", () => {
+  for (const name of ["tall", "wide"]) {
+    const rows = rowsOf(name);
+    const refProj = readFixtureNpy("demo", `pca_${name}_std_projected.npy`);
+    const refRatio = readFixtureNpy("demo", `pca_${name}_std_ratio.npy`);
+    const got = pca(rows, { k: 2, standardize: true });
+    for (let c = 0; c < 2; c++) {
+      // Align the sign on the first score, then compare every score.
+      const sign = Math.sign(got.projected[c]! * refProj.data[c]!);
+      for (let i = 0; i < rows.length; i++) {
+        const diff = Math.abs(sign * got.projected[i * 2 + c]! - refProj.data[i * 2 + c]!);
+        assertAtMost(diff, 1e-8, `${name} projection ${i},${c}`);
+      }
+      assertAtMost(
+        Math.abs(got.explainedVarianceRatio[c]! - refRatio.data[c]!),
+        1e-10,
+        `${name} ratio ${c}`,
+      );
+    }
+  }
+});
+
 Deno.test("pca() rejects too few rows and ragged rows", () => {
   assert.throws(() => pca([[1, 2]]), /at least 2 rows/);
   assert.throws(() => pca([[1, 2], [1]]), /row 1 has 1 values/);

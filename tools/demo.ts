@@ -36,6 +36,8 @@ Flags (default; --quick):
   --steps N            pre-training steps (${D.steps}; ${Q.steps})
   --batch B            pre-training clips per step (${D.batch}; ${Q.batch})
   --crop-seconds S     pre-training crop (${D.cropSeconds}; ${Q.cropSeconds})
+  --lr X               pre-training peak learning rate (${D.lr})
+  --ema M              teacher's starting EMA momentum (${D.ema})
   --per-class N        labeled clips per language (${D.labeledPerClass}; ${Q.labeledPerClass})
   --folds K            probe folds (${D.folds}; ${Q.folds})
   --unlabeled N        pre-training clips per language (${D.unlabeledPerClass}; ${Q.unlabeledPerClass})
@@ -54,6 +56,8 @@ export async function main(args: string[]): Promise<number> {
     steps: { type: "string" },
     batch: { type: "string" },
     "crop-seconds": { type: "string" },
+    lr: { type: "string" },
+    ema: { type: "string" },
     "per-class": { type: "string" },
     folds: { type: "string" },
     unlabeled: { type: "string" },
@@ -78,6 +82,8 @@ export async function main(args: string[]): Promise<number> {
     steps: int("steps", base.steps, 1),
     batch: int("batch", base.batch, 2),
     cropSeconds: num(values, "crop-seconds", base.cropSeconds, { min: 0.1, max: 10 }),
+    lr: num(values, "lr", base.lr, { min: 0 }),
+    ema: num(values, "ema", base.ema, { min: 0, max: 1 }),
     labeledPerClass: int("per-class", base.labeledPerClass, 2),
     folds: int("folds", base.folds, 3),
     unlabeledPerClass: int("unlabeled", base.unlabeledPerClass, 1),

@@ -10,7 +10,7 @@
 
 /** A fitted PCA. */
 export interface Pca {
-  /** Per-feature mean, length d. */
+  /** Per-feature mean, length d (before any standardisation). */
   mean: Float64Array;
   /** k unit-length principal axes, each length d, by decreasing variance. */
   components: Float64Array[];
@@ -28,6 +28,11 @@ export interface PcaOptions {
   k?: number;
   /** Iteration cap (default 2000). */
   maxIter?: number;
+  /**
+   * Scale every feature to unit variance first (correlation PCA), as the
+   * linear probe standardises its inputs; constant features stay 0.
+   */
+  standardize?: boolean;
   /** Stop when no component moves by more than this in any coordinate (default 1e-12). */
   tol?: number;
 }
@@ -126,6 +131,16 @@ export function pca(rows: ArrayLike<number>[], opts: PcaOptions = {}): Pca {
       r[j]! -= mean[j]!;
       total += r[j]! ** 2;
     }
+  }
+  if (opts.standardize) {
+    for (let j = 0; j < d; j++) {
+      let ss = 0;
+      for (const r of x) ss += r[j]! ** 2;
+      const sd = Math.sqrt(ss / n); // population std, as sklearn's StandardScaler
+      for (const r of x) r[j] = sd > 0 ? r[j]! / sd : 0;
+    }
+    total = 0;
+    for (const r of x) for (let j = 0; j < d; j++) total += r[j]! ** 2;
   }
   total /= n - 1;
 

@@ -51,6 +51,10 @@ export interface DemoConfig {
   steps: number;
   batch: number;
   cropSeconds: number;
+  /** Peak learning rate of pre-training. */
+  lr: number;
+  /** Starting EMA momentum of the teacher (rises to 1). */
+  ema: number;
   probeEpochs: number;
   /** How many clips `atst featurize` shows its output for. */
   featurizeFiles: number;
@@ -69,6 +73,10 @@ export const DEFAULT_CONFIG: Omit<DemoConfig, "out"> = {
   steps: 150,
   batch: 16,
   cropSeconds: 2,
+  // A run of a few minutes needs a larger step than the recipe's 5e-4 * batch / 256
+  // and a teacher that follows the student faster than EMA 0.99.
+  lr: 5e-4,
+  ema: 0.95,
   probeEpochs: 100,
   featurizeFiles: 3,
   seed: 0,
@@ -100,19 +108,27 @@ const METHODS: { key: MethodResult["key"]; name: string }[] = [
 /**
  * Runs `atst <args>` and returns its stdout. Its stderr (progress, the
  * probe's fold table) is kept and shown only when it fails, so the demo's
- * own output stays readable.
+ * own output stays readable; `live` passes it through instead (the
+ * pre-training progress, minutes long).
  */
-async function atst(args: string[]): Promise<string> {
+async function atst(args: string[], opts: { live?: boolean } = {}): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     stdout: "piped",
-    stderr: "piped",
+    stderr: opts.live ? "inherit" : "piped",
   }).output();
   if (out.code !== 0) {
-    const tail = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-15).join("\n");
-    throw new UserError(`'atst ${args.join(" ")}' failed with exit code ${out.code}:\n${tail}`);
+    const tail = opts.live
+      ? ""
+      : ":\n" + new TextDecoder().decode(out.stderr).trim().split("\n").slice(-15).join("\n");
+    throw new UserError(`'atst ${args.join(" ")}' failed with exit code ${out.code}${tail}`);
   }
   return new TextDecoder().decode(out.stdout);
+}
+
+/** `{ a: 1 }` -> `["--a", "1"]`. */
+function flags(values: Record<string, string | number>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
 
 /** Copies `clips` to `dir/<name(clip)>`, returning the new paths in order. */
@@ -175,6 +191,9 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
     return r.value;
   };
   const common = ["--backend", cfg.backend, "--quiet"];
+  // How a user would type the command from the current folder.
+  const shell = (args: string[]) =>
+    "atst " + args.map((a) => (a.startsWith(out) ? relative(Deno.cwd(), a) || "." : a)).join(" ");
 
   // Data: a balanced labeled set with folds, and a larger unlabeled pool for pre-training.
   const data = await stage("data", async () => {
@@ -218,7 +237,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
     );
     const args = ["featurize", ...files, "--out", dir, "--quiet"];
     await atst(args);
-    return { value: undefined, outputs: [dir], command: `atst ${args.map(rel).join(" ")}` };
+    return { value: undefined, outputs: [dir], command: shell(args) };
   });
 
   // Pre-train on the unlabeled pool.
@@ -226,29 +245,29 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
   const pretrainEncoder = await stage("pretrain", async () => {
     const args = [
       "pretrain",
-      "--data",
-      data.unlabeledDir,
-      "--run",
-      runDir,
-      "--size",
-      cfg.size,
-      "--steps",
-      String(cfg.steps),
-      "--batch",
-      String(cfg.batch),
-      "--crop-seconds",
-      String(cfg.cropSeconds),
-      "--seed",
-      String(cfg.seed),
-      ...common,
+      ...flags({
+        data: data.unlabeledDir,
+        run: runDir,
+        size: cfg.size,
+        steps: cfg.steps,
+        batch: cfg.batch,
+        "crop-seconds": cfg.cropSeconds,
+        lr: cfg.lr,
+        ema: cfg.ema,
+        seed: cfg.seed,
+        backend: cfg.backend,
+      }),
     ];
-    if (cfg.quick) args.push("--head-hidden", "64", "--head-dim", "32", "--mixup-memory", "16");
-    await atst(args);
+    if (cfg.quick) {
+      args.push("--head-hidden", "64", "--head-dim", "32", "--mixup-memory", "16", "--quiet");
+    }
+    // Minutes long: let its progress lines through.
+    await atst(args, { live: !cfg.quick });
     const encoder = join(runDir, "encoder.safetensors");
     return {
       value: encoder,
       outputs: [encoder, join(runDir, "log.jsonl")],
-      command: `atst ${args.map(rel).join(" ")}`,
+      command: shell(args),
     };
   });
 
@@ -292,7 +311,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
       return {
         value: undefined,
         outputs: [embDir(key)],
-        command: `atst ${args.map(rel).join(" ")}`,
+        command: shell(args),
       };
     });
   }
@@ -324,7 +343,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
       return {
         value: { ...m, dim: json.embeddings.dim, folds, ...meanStd(folds) },
         outputs: [report],
-        command: `atst ${args.map(rel).join(" ")}`,
+        command: shell(args),
       };
     });
     results.push(r);
@@ -359,7 +378,8 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
         { length: table.n },
         (_, i) => table.x.subarray(i * table.dim, (i + 1) * table.dim),
       );
-      const p = pca(rows, { k: 2 });
+      // Standardised first, as the probe sees them: otherwise a few large dimensions rule the plot.
+      const p = pca(rows, { k: 2, standardize: true });
       const pts = set.items.map((it, i) => ({
         x: p.projected[2 * i]!,
         y: p.projected[2 * i + 1]!,
@@ -370,7 +390,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
       await writeFileAtomic(
         png,
         encodePng(scatterPlot(pts, {
-          title: `PCA of clip embeddings: ${m.name}`,
+          title: `PCA of standardised embeddings: ${m.name}`,
           xLabel: `PC1 (${ratio[0]})`,
           yLabel: `PC2 (${ratio[1]})`,
         })),
