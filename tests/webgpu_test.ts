@@ -74,8 +74,13 @@ const b1 = () => tf.tensor1d(BIAS.data);
 
 /** The forward ops of the encoder, heads and optimizer, one case each. */
 const OPS: Record<string, () => tf.Tensor | tf.Tensor[]> = {
-  "fused matMul with bias and transposed weight": () =>
-    tf.fused.matMul({ a: tf.reshape(t3(), [18, 24]), b: w2(), transposeB: true, bias: b1() }),
+  "linear layers: matMul plus bias, and fused with a transposed weight": () => {
+    const x = tf.reshape(t3(), [18, 24]);
+    return [
+      tf.add(tf.matMul(x, tf.transpose(w2())), b1()),
+      tf.fused.matMul({ a: x, b: w2(), transposeB: true, bias: b1() }),
+    ];
+  },
   "batched matMul with transposed keys": () => {
     const q = tf.reshape(t3(), [2, 3, 3, 24]);
     return tf.matMul(tf.mul(q, 0.2), q, false, true);
