@@ -46,7 +46,12 @@ let status: NativeStatus | undefined;
  */
 export async function registerNativeBackend(): Promise<NativeStatus> {
   if (status) return status;
-  status = await register();
+  try {
+    status = await register();
+  } catch (err) {
+    // E.g. no --allow-env or --allow-ffi: the stock backends still work.
+    status = { ok: false, reason: (err as Error).message.split("\n")[0]! };
+  }
   return status;
 }
 
