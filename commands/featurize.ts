@@ -7,11 +7,11 @@
  */
 import { extname, join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
-import { choice, parseFlags, str } from "../lib/cli/args.ts";
+import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
 import { InputError, UsageError, UserError } from "../lib/cli/errors.ts";
 import { expandInputs, type InputFile, shard } from "../lib/audio/inputs.ts";
-import { loadAudio } from "../lib/audio/load.ts";
-import { DEFAULT_MEL, logMel } from "../lib/features/mel.ts";
+import { DEFAULT_MEL } from "../lib/features/mel.ts";
+import { featurizeFiles } from "../lib/features/featurize_pool.ts";
 import { jsonlHeader, jsonlRecord } from "../lib/features/features_jsonl.ts";
 import { exists } from "../lib/io/atomic.ts";
 import { writeNpy } from "../lib/io/npy.ts";
@@ -41,6 +41,8 @@ Flags:
                      frames, n_mels, features: [64 rows of T numbers]}
   --skip-existing    do not recompute inputs whose .npy already exists
   --shard K/N        process only shard K of N (every N-th input from K)
+  -j, --jobs N       decode and featurize on N worker threads (default 1;
+                     0 = one per CPU core); output order is unchanged
   --quiet            no progress or summary on stderr (errors still shown)
   -h, --help         show this help
 
@@ -53,7 +55,7 @@ Examples:
   atst featurize clips/ --out feats/
   atst featurize a.wav b.mp3 --format jsonl > feats.jsonl
   find data -name '*.flac' | atst featurize - --out feats/ --skip-existing
-  atst featurize @train.txt --out feats/ --shard 1/4`;
+  atst featurize @train.txt --out feats/ --shard 1/4 --jobs 4`;
 
 function outputPath(outDir: string, rel: string): string {
   const ext = extname(rel);
@@ -78,6 +80,7 @@ export async function run(args: string[]): Promise<number> {
     "skip-existing": { type: "boolean" },
     shard: { type: "string" },
     quiet: { type: "boolean", short: "q" },
+    jobs: { type: "string", short: "j" },
   });
   if (help) {
     console.log(HELP);
@@ -88,6 +91,8 @@ export async function run(args: string[]): Promise<number> {
   const quiet = values.quiet === true;
   const skipExisting = values["skip-existing"] === true;
   const shardSpec = parseShard(str(values, "shard"));
+  const jobsFlag = num(values, "jobs", 1, { min: 0, max: 256, integer: true });
+  const jobCount = jobsFlag === 0 ? navigator.hardwareConcurrency : jobsFlag;
   if (positionals.length === 0) {
     throw new UsageError("No inputs given (see 'atst featurize --help')");
   }
@@ -134,32 +139,35 @@ export async function run(args: string[]): Promise<number> {
   if (format === "jsonl") await emit(jsonlHeader(denoJson.version, DEFAULT_MEL));
 
   let written = 0, skipped = 0;
+  const todo: typeof jobs = [];
   for (const job of jobs) {
-    try {
-      if (job.out !== undefined && skipExisting && (await exists(job.out))) {
-        skipped++;
-        continue;
-      }
-      const audio = await loadAudio(job.path);
-      const features = logMel(audio.samples, DEFAULT_MEL);
-      if (job.out !== undefined) {
-        const shape = [features.nMels, features.frames]; // [64, T]
-        await writeNpy(job.out, { shape, data: features.data }).catch((err) => {
-          const reason = err instanceof Error ? err.message : String(err);
-          throw new UserError(`Cannot write '${job.out}': ${reason}`);
-        });
-      } else {
-        const { sourceRate, channels } = audio;
-        await emit(jsonlRecord({ path: job.path, rel: job.rel, sourceRate, channels, features }));
-      }
-      written++;
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      errors.push(err);
-      progress.log(err.message);
-    } finally {
+    if (job.out !== undefined && skipExisting && (await exists(job.out))) {
+      skipped++;
       progress.tick();
+    } else {
+      todo.push(job);
     }
+  }
+  const results = featurizeFiles(todo.map((j) => j.path), { jobs: jobCount, mel: DEFAULT_MEL });
+  for await (const r of results) {
+    const job = todo[r.index]!;
+    progress.tick();
+    if (!r.ok) {
+      errors.push(r.error);
+      progress.log(r.error.message);
+      continue;
+    }
+    const { features, sourceRate, channels } = r;
+    if (job.out !== undefined) {
+      const shape = [features.nMels, features.frames]; // [64, T]
+      await writeNpy(job.out, { shape, data: features.data }).catch((err) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new UserError(`Cannot write '${job.out}': ${reason}`);
+      });
+    } else {
+      await emit(jsonlRecord({ path: job.path, rel: job.rel, sourceRate, channels, features }));
+    }
+    written++;
   }
   progress.done();
   if (!quiet) {

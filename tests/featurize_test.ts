@@ -188,3 +188,25 @@ Deno.test("usage errors exit 2 with one line; --help exits 0 with examples", asy
   assert.match(help.stdout, /Examples:/);
   assert.match(help.stdout, /--format/);
 });
+
+Deno.test("--jobs 2 gives the same records in the same order and the same errors as one thread", async () => {
+  const inputs = [
+    fixture("audio", "stereo_44k.wav"),
+    fixture("audio", "bad", "text.wav"),
+    fixture("audio", "codecs", "mp3.mp3"),
+    fixture("audio", "short_300.wav"),
+    fixture("audio", "bad", "empty.wav"),
+    fixture("audio", "codecs", "opus.opus"),
+  ];
+  const one = await runCli(["featurize", "--format", "jsonl", "--quiet", ...inputs]);
+  const two = await runCli(["featurize", "--format", "jsonl", "--quiet", "--jobs", "2", ...inputs]);
+  assert.equal(one.code, 1);
+  assert.equal(two.code, 1);
+  assert.equal(two.stdout, one.stdout);
+  assert.equal(two.stderr, one.stderr);
+  assert.deepEqual(
+    parseFeaturesJsonl(two.stdout).map((r) => r.path),
+    [0, 2, 3, 5].map((i) => inputs[i]),
+  );
+  assert.equal(two.stderr.trimEnd().split("\n").length, 2);
+});
