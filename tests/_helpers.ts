@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { fromFileUrl } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { decodeNpy, type NpyArray } from "../lib/io/npy.ts";
 import { tf } from "../lib/backend/tf.ts";
 
