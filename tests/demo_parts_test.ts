@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { decodeNpy, type NpyArray } from "../lib/io/npy.ts";
 import { pca } from "../lib/demo/pca.ts";
 import { meanStdPool } from "../lib/demo/baseline.ts";
+import { MARKER, prepareOut } from "../lib/demo/_run.ts";
+import { smooth } from "../lib/demo/figures.ts";
 import { decodePng, encodePng } from "../lib/demo/png.ts";
 import { Raster, textWidth } from "../lib/demo/raster.ts";
 import { formatTick, linePlot, niceTicks, PALETTE, scatterPlot } from "../lib/demo/plot.ts";
@@ -303,4 +305,27 @@ Deno.test("meanStdPool() gives each mel bin's mean then standard deviation over 
   const v = meanStdPool(f);
   assert.deepEqual([...v], [2.5, 5, Math.fround(Math.sqrt(1.25)), 0]);
   assert.throws(() => meanStdPool({ data: new Float32Array(0), nMels: 2, frames: 0 }), /no frames/);
+});
+
+Deno.test("prepareOut() empties a previous demo folder and refuses any other non-empty folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "precious.txt"), "keep me");
+    await assert.rejects(() => prepareOut(dir), /is not empty and not a previous demo's/);
+    assert.equal(await Deno.readTextFile(join(dir, "precious.txt")), "keep me");
+    await Deno.remove(join(dir, "precious.txt"));
+    await prepareOut(dir);
+    await Deno.mkdir(join(dir, "pretrain"));
+    await Deno.writeTextFile(join(dir, "pretrain", "log.jsonl"), "{}\n");
+    await prepareOut(dir);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(names, [MARKER]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("smooth() is a centred moving average that keeps a straight line straight", () => {
+  assert.deepEqual(smooth([0, 1, 2, 3, 4], 3), [0.5, 1, 2, 3, 3.5]);
+  assert.deepEqual(smooth([5, 5, 5], 5), [5, 5, 5]);
 });

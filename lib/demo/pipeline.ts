@@ -20,24 +20,15 @@
  * @module
  */
 import { basename, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { UserError } from "../cli/errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { writeNpy } from "../io/npy.ts";
 import { readLabeledSet } from "../probe/labeled_set.ts";
 import { readEmbeddings } from "../probe/embeddings.ts";
 import { BASELINE_DIM, baselineFeatures } from "./baseline.ts";
-import {
-  assignFolds,
-  DEFAULT_DATA_ROOT,
-  type DemoClip,
-  findDemoData,
-  labeledCsv,
-  pickBalanced,
-} from "./data.ts";
-import { pca } from "./pca.ts";
-import { linePlot, scatterPlot } from "./plot.ts";
+import { assignFolds, DEFAULT_DATA_ROOT, findDemoData, labeledCsv, pickBalanced } from "./data.ts";
+import { lossFigure, pcaFigure, readLoss } from "./figures.ts";
 import { encodePng } from "./png.ts";
+import { atst, copyClips, flags, prepareOut } from "./_run.ts";
 import { type DemoReport, meanStd, type MethodResult, type StageRecord } from "./report.ts";
 
 /** Sizes and budgets of one demo run. */
@@ -98,76 +89,11 @@ export const QUICK_CONFIG: Omit<DemoConfig, "out"> = {
   quick: true,
 };
 
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const METHODS: { key: MethodResult["key"]; name: string }[] = [
   { key: "baseline", name: "(a) log-mel mean+std" },
   { key: "random", name: "(b) encoder, random weights" },
   { key: "pretrained", name: "(c) encoder, pre-trained" },
 ];
-
-/**
- * Runs `atst <args>` and returns its stdout. Its stderr (progress, the
- * probe's fold table) is kept and shown only when it fails, so the demo's
- * own output stays readable; `live` passes it through instead (the
- * pre-training progress, minutes long).
- */
-async function atst(args: string[], opts: { live?: boolean } = {}): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: opts.live ? "inherit" : "piped",
-  }).output();
-  if (out.code !== 0) {
-    const tail = opts.live
-      ? ""
-      : ":\n" + new TextDecoder().decode(out.stderr).trim().split("\n").slice(-15).join("\n");
-    throw new UserError(`'atst ${args.join(" ")}' failed with exit code ${out.code}${tail}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
-
-/** `{ a: 1 }` -> `["--a", "1"]`. */
-function flags(values: Record<string, string | number>): string[] {
-  return Object.entries(values).flatMap(([k, v]) => [`--${k}`, String(v)]);
-}
-
-/** Copies `clips` to `dir/<name(clip)>`, returning the new paths in order. */
-async function copyClips(
-  clips: DemoClip[],
-  dir: string,
-  name: (c: DemoClip) => string,
-): Promise<string[]> {
-  const paths: string[] = [];
-  for (const c of clips) {
-    const to = join(dir, name(c));
-    await Deno.mkdir(join(to, ".."), { recursive: true });
-    await Deno.copyFile(c.path, to);
-    paths.push(to);
-  }
-  return paths;
-}
-
-/** Per-step loss from the run's log.jsonl. */
-async function readLoss(runDir: string): Promise<{ steps: number[]; loss: number[] }> {
-  const steps: number[] = [], loss: number[] = [];
-  for (const line of (await Deno.readTextFile(join(runDir, "log.jsonl"))).split("\n")) {
-    if (!line.trim()) continue;
-    const rec = JSON.parse(line) as { step: number; loss: number };
-    steps.push(rec.step);
-    loss.push(rec.loss);
-  }
-  if (!steps.length) throw new UserError(`No steps logged in ${join(runDir, "log.jsonl")}`);
-  return { steps, loss };
-}
-
-/** Centred moving average over `w` points (shorter at the ends): the trend without lag. */
-function smooth(xs: number[], w: number): number[] {
-  const h = Math.floor(w / 2);
-  return xs.map((_, i) => {
-    const part = xs.slice(Math.max(0, i - h), i + h + 1);
-    return part.reduce((a, b) => a + b, 0) / part.length;
-  });
-}
 
 /**
  * Runs every stage and returns the report (also written to
@@ -176,6 +102,7 @@ function smooth(xs: number[], w: number): number[] {
 export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Promise<DemoReport> {
   const t0 = performance.now();
   const out = cfg.out;
+  await prepareOut(out);
   const rel = (p: string) => relative(out, p) || ".";
   const stages: StageRecord[] = [];
   const stage = async <T>(
@@ -353,48 +280,17 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
   const plots = await stage("plots", async () => {
     const { steps, loss } = await readLoss(runDir);
     const lossPng = join(out, "loss.png");
-    const series = [{ name: "loss", xs: steps, ys: loss, thickness: 1 }];
-    if (steps.length >= 20) {
-      series.push({
-        name: "smoothed",
-        xs: steps,
-        ys: smooth(loss, Math.max(5, Math.round(steps.length / 15))),
-        thickness: 3,
-      });
-    }
-    await writeFileAtomic(
-      lossPng,
-      encodePng(linePlot(series, {
-        title: `Pre-training loss (${cfg.size}, ${cfg.steps} steps)`,
-        xLabel: "step",
-        yLabel: "BYOL loss",
-      })),
-    );
+    const title = `Pre-training loss (${cfg.size}, ${cfg.steps} steps)`;
+    await writeFileAtomic(lossPng, encodePng(lossFigure(steps, loss, title)));
     const set = await readLabeledSet(data.csv);
     const pcaPngs: string[] = [];
     for (const m of METHODS) {
-      const table = await readEmbeddings(embDir(m.key), set.items);
-      const rows = Array.from(
-        { length: table.n },
-        (_, i) => table.x.subarray(i * table.dim, (i + 1) * table.dim),
-      );
-      // Standardised first, as the probe sees them: otherwise a few large dimensions rule the plot.
-      const p = pca(rows, { k: 2, standardize: true });
-      const pts = set.items.map((it, i) => ({
-        x: p.projected[2 * i]!,
-        y: p.projected[2 * i + 1]!,
-        label: it.labels[0]!,
-      }));
-      const ratio = p.explainedVarianceRatio.map((r) => `${(100 * r).toFixed(0)}%`);
+      const t = await readEmbeddings(embDir(m.key), set.items);
+      const rows = Array.from({ length: t.n }, (_, i) => t.x.subarray(i * t.dim, (i + 1) * t.dim));
+      const labels = set.items.map((it) => it.labels[0]!);
       const png = join(out, `pca_${m.key}.png`);
-      await writeFileAtomic(
-        png,
-        encodePng(scatterPlot(pts, {
-          title: `PCA of standardised embeddings: ${m.name}`,
-          xLabel: `PC1 (${ratio[0]})`,
-          yLabel: `PC2 (${ratio[1]})`,
-        })),
-      );
+      const fig = pcaFigure(rows, labels, `PCA of standardised embeddings: ${m.name}`);
+      await writeFileAtomic(png, encodePng(fig));
       pcaPngs.push(png);
     }
     return {
