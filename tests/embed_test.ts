@@ -35,8 +35,16 @@ Deno.test("clip chunks follow the reference: floor(W/C)+1 chunks, counted by rem
   assert.deepEqual(clipChunks(3, 401), [{ start: 0, width: 3, remaining: 3 }]);
 });
 
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`clip embeddings match the PyTorch protocol, quirk and corrected mean (${backend})`, async () => {
+// The native backend (FFI to OpenBLAS/oneDNN) needs the system libraries; without them its
+// tests are reported as ignored, not passed.
+const nativeOk = await useBackend("native", { quiet: true }).then(() => true, () => false);
+await useBackend("cpu", { quiet: true });
+
+for (const backend of ["cpu", "wasm", "native"] as const) {
+  Deno.test({
+    name: `clip embeddings match the PyTorch protocol, quirk and corrected mean (${backend})`,
+    ignore: backend === "native" && !nativeOk,
+  }, async () => {
     await useBackend(backend, { quiet: true });
     const { encoder, meta } = await loadEncoder(A);
     assert.equal(meta.trainCropSeconds, 4); // from the checkpoint's hyper_parameters: C = 401

@@ -34,8 +34,16 @@ function modelB(): { encoder: Encoder; x: tf.Tensor3D; lengths: number[] } {
   return { encoder, x: tf.tensor3d(x, [lengths.length, 64, width]), lengths };
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`encoder matches the PyTorch reference on a padded batch (${backend})`, async (t) => {
+// The native backend (FFI to OpenBLAS/oneDNN) needs the system libraries; without them its
+// tests are reported as ignored, not passed.
+const nativeOk = await useBackend("native", { quiet: true }).then(() => true, () => false);
+await useBackend("cpu", { quiet: true });
+
+for (const backend of ["cpu", "wasm", "native"] as const) {
+  Deno.test({
+    name: `encoder matches the PyTorch reference on a padded batch (${backend})`,
+    ignore: backend === "native" && !nativeOk,
+  }, async (t) => {
     await useBackend(backend, { quiet: true });
     const { encoder, x, lengths } = modelB();
     const ref = readFixtureNpy("model", "b_blocks.npy"); // [3 blocks, 3, 33, 32]

@@ -12,6 +12,8 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
+import { gelu, layerNorm } from "../backend/native/fused_ops.ts";
+import { attention } from "../backend/native/attention.ts";
 import { type EncoderConfig, validateConfig } from "./config.ts";
 
 /** A named parameter store shared by the parts of one encoder. */
@@ -35,17 +37,6 @@ class Store {
     this.vars.set(name, v);
     return v;
   }
-}
-
-/** LayerNorm over the last axis, composed from moments (biased variance, as PyTorch). */
-function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
-}
-
-/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's nn.GELU() default. */
-function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
 /** Per-sample stochastic depth: zero a residual branch with probability `rate`. */
@@ -98,15 +89,10 @@ class Attention {
   }
   apply(x: tf.Tensor3D, mask: tf.Tensor | null): tf.Tensor3D {
     const [B, N, D] = x.shape;
-    const H = this.heads, hd = D / H;
-    const qkv = this.qkv.apply(tf.reshape(x, [B * N, D])); // [B*N, 3D]
-    const heads = tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
-    const [q, k, v] = tf.unstack(heads) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; // [B, H, N, hd]
-    let logits: tf.Tensor = tf.matMul(tf.mul(q, this.scale), k, false, true); // [B, H, N, N]
-    if (mask) logits = tf.add(logits, mask); // mask [B, 1, 1, N]
-    const ctx = tf.matMul(tf.softmax(logits), v); // [B, H, N, hd]
-    const out = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * N, D]) as tf.Tensor2D; // [B*N, D]
-    return tf.reshape(this.proj.apply(out), [B, N, D]);
+    const qkv = tf.reshape(this.qkv.apply(tf.reshape(x, [B * N, D])), [B, N, 3 * D]); // [B, N, 3D]
+    // softmax(q k^T * scale + mask) v over heads; one fused op where the backend has it.
+    const ctx = attention(qkv as tf.Tensor3D, mask, this.heads, this.scale); // [B, N, D]
+    return tf.reshape(this.proj.apply(tf.reshape(ctx, [B * N, D])), [B, N, D]);
   }
 }
 
