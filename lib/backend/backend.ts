@@ -28,8 +28,8 @@ export type BackendName = typeof BACKENDS[number];
 /** A backend that can actually run ops (everything but `auto`). */
 export type ConcreteBackend = Exclude<BackendName, "auto">;
 
-/** The Debian/Ubuntu packages that make the native backend available. */
-export const NATIVE_APT_PACKAGES = "libopenblas0";
+/** The Debian/Ubuntu packages the native backend loads (OpenBLAS; oneDNN is optional). */
+export const NATIVE_APT_PACKAGES = "libopenblas0 libdnnl2";
 
 /** Whether one backend can run here, and a short why/what. */
 export interface BackendStatus {
@@ -72,12 +72,8 @@ async function activate(name: ConcreteBackend): Promise<string> {
       return "WebAssembly kernels";
     case "native": {
       const st = await registerNativeBackend();
-      if (!st.ok) {
-        const hint = st.reason.includes(NATIVE_APT_PACKAGES)
-          ? ""
-          : ` (apt-get install ${NATIVE_APT_PACKAGES})`;
-        throw new Error(`${st.reason}${hint}`);
-      }
+      // One command to copy, even where the reason already names a package.
+      if (!st.ok) throw new Error(`${st.reason} (apt-get install ${NATIVE_APT_PACKAGES})`);
       if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error("tfjs could not start it");
       return `cpu kernels with ${st.libs.join(", ")}`;
     }
