@@ -21,7 +21,7 @@
  */
 import { basename, join, relative } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { writeNpy } from "../io/npy.ts";
+import { decodeNpy, writeNpy } from "../io/npy.ts";
 import { readLabeledSet } from "../probe/labeled_set.ts";
 import { readEmbeddings } from "../probe/embeddings.ts";
 import { BASELINE_DIM, baselineFeatures } from "./baseline.ts";
@@ -147,6 +147,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
         csv,
         labeledDir: join(dir, "labeled"),
         labeledPaths,
+        labels: labeled.map((c) => c.label),
         unlabeledDir,
         classes: [...byLabel.keys()].sort(),
         pool,
@@ -155,15 +156,23 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
     };
   });
 
-  // Featurize a few clips: what the model sees.
+  // Featurize a few clips (one per language, distinct names: outputs are named after the file).
   await stage("featurize", async () => {
     const dir = join(out, "features");
-    const files = data.labeledPaths.filter((_, i) => i % cfg.labeledPerClass === 0).slice(
-      0,
-      cfg.featurizeFiles,
-    );
+    const files: string[] = [];
+    for (const label of data.classes) {
+      const p = data.labeledPaths.find((p, i) =>
+        data.labels[i] === label && !files.some((f) => basename(f) === basename(p))
+      );
+      if (p && files.length < cfg.featurizeFiles) files.push(p);
+    }
     const args = ["featurize", ...files, "--out", dir, "--quiet"];
     await atst(args);
+    for (const f of files) {
+      const npy = join(dir, basename(f).replace(/\.wav$/, ".npy"));
+      const { shape } = decodeNpy(await Deno.readFile(npy), npy);
+      say(`demo:   ${rel(npy)}: [${shape.join(", ")}] log-mel (64 bands x 10 ms frames)`);
+    }
     return { value: undefined, outputs: [dir], command: shell(args) };
   });
 
