@@ -8,7 +8,7 @@
  * stock wasm backend runs out of memory on this step) is reported with
  * its exit status and last message instead of ending the benchmark.
  *
- * Usage: deno run -A bench/pretrain.ts [--backends cpu,native,wasm] [--size small]
+ * Usage: deno run -A bench/pretrain.ts [--backends native,wasm,cpu] [--size small]
  *        [--batch 8] [--crop 6] [--steps 2]
  *
  * @module
@@ -77,16 +77,24 @@ async function runJson(
     why: string;
   }
 > {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
   const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
   if (out.success) {
     try {
       return { ok: true, value: JSON.parse(stdout) };
     } catch { /* fall through */ }
   }
-  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) => l.trim()).slice(
-    -2,
-  ).join(" | ");
+  // The message, not the stack: the first line that names an error or abort.
+  const lines = new TextDecoder().decode(out.stderr).split("\n").map((l) => l.trim()).filter(
+    Boolean,
+  );
+  const err = lines.find((l) => /error|abort|out of memory|oom/i.test(l) && !/^at /.test(l)) ??
+    lines.at(-1) ?? "";
   const sig = out.signal ? `signal ${out.signal}` : `exit ${out.code}`;
   return { ok: false, why: `${sig}: ${err.slice(0, 300)}` };
 }
@@ -159,7 +167,7 @@ if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      backends: { type: "string", default: "cpu,native,wasm" },
+      backends: { type: "string", default: "native,wasm" },
       child: { type: "string" },
       size: { type: "string", default: DEFAULTS.size },
       batch: { type: "string", default: String(DEFAULTS.batch) },

@@ -129,8 +129,8 @@ export class Trainer {
     });
   }
 
-  /** Builds both views of the next batch: [2B, 64, T] (all view-1 crops, then all view-2). */
-  views(step: number): Float32Array {
+  /** Both views of step `step`'s batch: [2B, 64, T] (view 1 of every clip, then view 2); updates the mixup memories. */
+  #views(step: number): Float32Array {
     const { batch } = this.cfg;
     const rng = new Rng(mixSeed(this.cfg.seed, STREAM.views, step));
     const t = cropFrames(this.#ctx.cropLength);
@@ -150,7 +150,7 @@ export class Trainer {
     const t0 = performance.now();
     const { batch } = this.cfg;
     const t = cropFrames(this.#ctx.cropLength);
-    const x = tf.tensor3d(this.views(s), [2 * batch, this.#ctx.nMels, t]); // [2B, 64, T]
+    const x = tf.tensor3d(this.#views(s), [2 * batch, this.#ctx.nMels, t]); // [2B, 64, T]
     const lr = this.#sched.lr[s]!, wd = this.#sched.wd[s]!, ema = this.#sched.ema[s]!;
     try {
       const st = this.nets.step(x, new Array(2 * batch).fill(t), {
