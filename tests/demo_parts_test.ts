@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { decodeNpy, type NpyArray } from "../lib/io/npy.ts";
+import { assertAtMost, readFixtureNpy } from "./_helpers.ts";
 import { pca } from "../lib/demo/pca.ts";
 import { meanStdPool } from "../lib/demo/baseline.ts";
 import { MARKER, prepareOut } from "../lib/demo/_run.ts";
@@ -28,16 +28,6 @@ import {
   type MethodResult,
   parseReport,
 } from "../lib/demo/report.ts";
-
-// Local stand-ins for tests/_helpers.ts (its `fromFileUrl` import from node:path fails at runtime).
-function readFixtureNpy(...parts: string[]): NpyArray {
-  const path = join(import.meta.dirname!, "..", "fixtures", ...parts);
-  return decodeNpy(Deno.readFileSync(path), parts.join("/"));
-}
-
-function assertAtMost(actual: number, limit: number, what: string): void {
-  if (!(actual <= limit)) throw new Error(`${what}: ${actual} exceeds ${limit}`);
-}
 
 function rowsOf(name: string): Float64Array[] {
   const a = readFixtureNpy("demo", `pca_${name}_x.npy`);
