@@ -1,12 +1,11 @@
 /**
- * Procedural encoder inputs, the same numbers as `signal()` in
- * tools/gen_model_fixtures.py (so no input arrays are committed).
+ * Procedural inputs of the model tests: log-mel-like arrays and waveforms
+ * computed exactly as `signal()` and `audio()` in
+ * tools/gen_model_fixtures.py (so no input arrays are committed), a float
+ * WAV writer, and the shape of fixtures/model/refs.json.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { decodeNpy, type NpyArray } from "../lib/io/npy.ts";
-import { tf } from "../lib/backend/tf.ts";
 
 /** [64, frames] row-major float32: sin(0.37 f + 0.11 t + s) * cos(0.023 t (1 + f % 5) + s / 2). */
 export function signal(frames: number, seed: number): Float32Array {
@@ -29,54 +28,6 @@ export interface ModelRefs {
   };
   a_frames: { width: number; seed: number; chunkFrames: number };
   b: { lengths: number[]; seeds: number[]; width: number };
-}
-
-// The helpers below mirror tests/_helpers.ts, which does not type-check yet
-// (node:path has no fromFileUrl); switch back once it does.
-
-/** Absolute path of a file under fixtures/. */
-export function fixture(...parts: string[]): string {
-  return fileURLToPath(new URL(`../fixtures/${parts.join("/")}`, import.meta.url));
-}
-
-/** Reads a committed .npy fixture. */
-export function readFixtureNpy(...parts: string[]): NpyArray {
-  return decodeNpy(Deno.readFileSync(fixture(...parts)), parts.join("/"));
-}
-
-/** ||a - b|| / ||b|| (b is the reference). */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`Length mismatch: ${a.length} vs ${b.length}`);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
-
-/** Max |a - b|. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`Length mismatch: ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-/** Throws unless `actual <= limit`, naming the quantity. */
-export function assertAtMost(actual: number, limit: number, what: string): void {
-  if (!(actual <= limit)) throw new Error(`${what}: ${actual} exceeds ${limit}`);
-}
-
-/** Runs `fn` and asserts it leaves no new tfjs tensors behind. */
-export async function assertNoTensorLeak(
-  fn: () => Promise<void> | void,
-  what = "fn",
-): Promise<void> {
-  const before = tf.memory().numTensors;
-  await fn();
-  const after = tf.memory().numTensors;
-  if (after !== before) throw new Error(`${what} leaked ${after - before} tensors`);
 }
 
 /** Float32 test waveform at 16 kHz, the same numbers as `audio()` in tools/gen_model_fixtures.py. */
@@ -112,21 +63,4 @@ export function floatWav(samples: Float32Array, rate = 16000): Uint8Array {
   dv.setUint32(40, samples.length * 4, true);
   new Float32Array(out.buffer, 44).set(samples);
   return out;
-}
-
-/** Runs the CLI (`deno run -A main.ts ...args`) and captures its output. */
-export async function runCli(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const root = fileURLToPath(new URL("../", import.meta.url));
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}main.ts`, ...args],
-    cwd: root,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

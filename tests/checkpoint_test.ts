@@ -11,7 +11,8 @@ import {
   writeSafetensors,
 } from "../lib/model/checkpoint.ts";
 import { embedClips } from "../lib/embed/pooling.ts";
-import { fixture, maxAbsDiff, relErr, signal } from "./_model_inputs.ts";
+import { fixture, maxAbsDiff, relErr } from "./_helpers.ts";
+import { signal } from "./_model_inputs.ts";
 
 const B = fixture("model", "b.safetensors");
 const A = fixture("model", "a.ckpt");

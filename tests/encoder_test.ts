@@ -12,11 +12,10 @@ import {
   assertNoTensorLeak,
   fixture,
   maxAbsDiff,
-  type ModelRefs,
   readFixtureNpy,
   relErr,
-  signal,
-} from "./_model_inputs.ts";
+} from "./_helpers.ts";
+import { type ModelRefs, signal } from "./_model_inputs.ts";
 
 const refs: ModelRefs = JSON.parse(Deno.readTextFileSync(fixture("model", "refs.json")));
 

@@ -4,7 +4,7 @@ import { zipSync } from "fflate";
 import { UserError } from "../lib/cli/errors.ts";
 import { encoderTensors, loadEncoder } from "../lib/model/checkpoint.ts";
 import { importTorchCheckpoint } from "../lib/model/torch_import.ts";
-import { fixture } from "./_model_inputs.ts";
+import { fixture } from "./_helpers.ts";
 
 const A = fixture("model", "a.ckpt");
 const PLAIN = fixture("model", "a_plain.pth");
