@@ -1,23 +1,15 @@
 /**
  * Shared bits of the training tests: the reader for fixtures/train/golden.json
- * (written by tools/gen_train_fixtures.py) and small assertions.
- *
- * tests/_helpers.ts would be the home of the assertions, but it imports
- * `fromFileUrl` from node:path, which Deno's node:path does not export;
- * until that is fixed the training tests use these.
+ * (written by tools/gen_train_fixtures.py) and PyTorch-layout conversion.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { fixture } from "./_helpers.ts";
 import { tf } from "../lib/backend/tf.ts";
+import { isLinearWeight } from "../lib/model/encoder.ts";
+import { torchLayout } from "../lib/model/heads.ts";
 
-/** Absolute path of the repository root. */
-export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
-
-/** Absolute path of a file under fixtures/. */
-export function fixture(...parts: string[]): string {
-  return fileURLToPath(new URL(`../fixtures/${parts.join("/")}`, import.meta.url));
-}
+export { assertNoTensorLeak, fixture, maxAbsDiff, relErr, ROOT } from "./_helpers.ts";
 
 /** An array as the generator stores it. */
 export interface Arr {
@@ -33,21 +25,22 @@ export function tensorOf(a: Arr): tf.Tensor {
   return tf.tensor(a.data, a.shape, "float32");
 }
 
-/** Max |a - b| over two equal-length arrays. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`Length mismatch: ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
+/**
+ * A stored PyTorch tensor in our layout: Linear weights of the encoder and
+ * the heads are held [in, out] here, [out, in] in PyTorch. `key` is
+ * `encoder/<name>`, `projector/<name>`, `predictor/<name>` or a bare head name.
+ */
+export function tensorOurs(key: string, a: Arr): tf.Tensor {
+  const t = tensorOf(a);
+  if (!isTorchTransposed(key)) return t;
+  const out = tf.transpose(t);
+  t.dispose();
+  return out;
 }
 
-/** Runs `fn` and asserts it leaves no new tfjs tensors behind. */
-export async function assertNoTensorLeak(
-  fn: () => Promise<void> | void,
-  what = "fn",
-): Promise<void> {
-  const before = tf.memory().numTensors;
-  await fn();
-  const after = tf.memory().numTensors;
-  if (after !== before) throw new Error(`${what} leaked ${after - before} tensors`);
+/** Whether `key` (see {@link tensorOurs}) is held transposed relative to PyTorch. */
+export function isTorchTransposed(key: string): boolean {
+  const slash = key.indexOf("/");
+  const name = key.slice(slash + 1);
+  return key.startsWith("encoder/") ? isLinearWeight(name) : torchLayout(name);
 }

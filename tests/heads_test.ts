@@ -2,14 +2,18 @@ import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
 import { MlpHead } from "../lib/model/heads.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
-import { assertNoTensorLeak, GOLDEN, maxAbsDiff, tensorOf } from "./_train_golden.ts";
+import { assertNoTensorLeak, GOLDEN, maxAbsDiff, tensorOf, tensorOurs } from "./_train_golden.ts";
 
 function goldenHead(): MlpHead {
   const g = GOLDEN.heads;
   const [hid, din] = g.weights["0.weight"].shape;
   const dout = g.weights["3.weight"].shape[0];
   const head = new MlpHead({ inDim: din, hidden: hid, outDim: dout }, { name: "heads_test" });
-  for (const [k, v] of [...head.params(), ...head.buffers()]) v.assign(tensorOf(g.weights[k]));
+  for (const [k, v] of [...head.params(), ...head.buffers()]) {
+    const t = tensorOurs(k, g.weights[k]); // PyTorch's [out, in] -> our [in, out]
+    v.assign(t);
+    t.dispose();
+  }
   return head;
 }
 
@@ -52,7 +56,9 @@ Deno.test("projector head gradients match torch for input, first weight and BN s
   const { grads, value } = tf.variableGrads(() =>
     tf.sum(tf.mul(head.forward(x, { training: true }), r))
   );
-  assert.ok(maxAbsDiff(grads[p.get("0.weight")!.name]!.dataSync(), g.grad_w0.data) < 1e-5, "dW0");
+  const gw0 = tf.transpose(grads[p.get("0.weight")!.name]!); // back to PyTorch's [out, in]
+  assert.ok(maxAbsDiff(gw0.dataSync(), g.grad_w0.data) < 1e-5, "dW0");
+  gw0.dispose();
   assert.ok(
     maxAbsDiff(grads[p.get("1.weight")!.name]!.dataSync(), g.grad_bn_weight.data) < 1e-5,
     "dBN",
@@ -71,13 +77,13 @@ Deno.test("a head of the reference widths initialises like torch and refuses a b
     seed: 3,
   });
   const w0 = head.params().get("0.weight")!;
-  assert.deepEqual(w0.shape, [4096, 192]);
+  assert.deepEqual(w0.shape, [192, 4096]);
   const vals = w0.dataSync();
   const bound = 1 / Math.sqrt(192);
   let max = 0;
   for (const v of vals) max = Math.max(max, Math.abs(v));
   assert.ok(max <= bound && max > 0.99 * bound, `U(-1/sqrt(in), 1/sqrt(in)): max ${max}`);
-  assert.deepEqual(head.params().get("3.weight")!.shape, [256, 4096]);
+  assert.deepEqual(head.params().get("3.weight")!.shape, [4096, 256]);
   const one = tf.zeros([1, 192]) as tf.Tensor2D;
   assert.throws(() => head.forward(one, { training: true }), /at least 2 rows/);
   one.dispose();

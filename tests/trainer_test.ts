@@ -4,7 +4,17 @@ import { encoderConfig } from "../lib/model/config.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { pretrain, type TrainConfig, Trainer } from "../lib/train/trainer.ts";
-import { fixture } from "./_train_golden.ts";
+import {
+  type Arr,
+  fixture,
+  GOLDEN,
+  isTorchTransposed,
+  maxAbsDiff,
+  relErr,
+  tensorOf,
+  tensorOurs,
+} from "./_train_golden.ts";
+import { TeacherStudent } from "../lib/train/networks.ts";
 import { cropFrames, memoryClips } from "../lib/train/views.ts";
 
 // A cheap stand-in for logMel so these tests exercise the trainer alone:
@@ -193,4 +203,66 @@ Deno.test("a checkpoint is never written with non-finite weights", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("one teacher-student step matches the PyTorch reference (loss, AdamW, BN stats, EMA)", async () => {
+  await enableGradients();
+  const g = GOLDEN.step;
+  const cfg = encoderConfig("tiny", {
+    dim: g.dim,
+    heads: g.heads,
+    depth: 1,
+    maxPatches: g.maxPatches,
+    dropPathRate: 0,
+  });
+  const nets = new TeacherStudent(cfg, { hidden: g.hidden, out: g.out }, 1);
+  const state = nets.stateTensors();
+  for (const [k, a] of Object.entries(g.init as Record<string, Arr>)) {
+    for (const role of ["student", "teacher"]) {
+      const v = state.get(`${role}/${k}`) as tf.Variable | undefined;
+      if (v) {
+        const t = tensorOurs(k, a);
+        v.assign(t);
+        t.dispose();
+      } else assert.ok(role === "teacher" && k.startsWith("predictor/"), `missing ${role}/${k}`);
+    }
+  }
+  const x = tensorOf(g.x) as tf.Tensor3D;
+  const stats = nets.step(x, new Array(x.shape[0]).fill(x.shape[2]), {
+    lr: g.lr,
+    wd: g.wd,
+    ema: g.ema,
+    seedStudent: 1,
+    seedTeacher: 2,
+    step: 1,
+  });
+  assert.ok(Math.abs(stats.loss - g.loss) < 1e-5, `loss ${stats.loss} vs ${g.loss}`);
+  assert.ok(Math.abs(stats.stdStudent - g.std_student) < 1e-5, "std_student");
+  assert.ok(Math.abs(stats.stdTeacher - g.std_teacher) < 1e-5, "std_teacher");
+  const after = nets.stateTensors();
+  for (const role of ["student", "teacher"] as const) {
+    for (const [k, a] of Object.entries(g[role] as Record<string, Arr>)) {
+      const t = after.get(`${role}/${k}`)!;
+      const ours = isTorchTransposed(k) ? tf.transpose(t) : tf.clone(t);
+      const got = ours.dataSync();
+      ours.dispose();
+      // One Adam step moves a weight by about lr; 1e-5 is 0.1 % of that.
+      // Adam's first step is lr * g / (|g| + eps): elements whose gradient is near eps
+      // amplify float differences in g, so single elements may differ by up to ~1 % of lr
+      // while the update as a whole agrees to ~1e-4.
+      assert.ok(maxAbsDiff(got, a.data) < 1e-4, `${role}/${k}: ${maxAbsDiff(got, a.data)}`);
+      const init = g.init[k].data as number[];
+      const dRef = a.data.map((v, i) => v - init[i]!);
+      const dOurs = Array.from(got, (v, i) => v - init[i]!);
+      // Skip tensors whose gradient is analytically zero (e.g. the final norm's bias:
+      // the projector's BatchNorm removes any shift common to the batch): their
+      // updates are rounding noise divided by eps in both implementations.
+      const scale = role === "teacher" ? 1 - g.ema : 1; // the teacher moves (1 - m) as far
+      if (dRef.reduce((acc, v) => acc + Math.abs(v), 0) / dRef.length > 0.1 * g.lr * scale) {
+        assert.ok(relErr(dOurs, dRef) < 2e-3, `${role}/${k} update: ${relErr(dOurs, dRef)}`);
+      }
+    }
+  }
+  x.dispose();
+  nets.dispose();
 });

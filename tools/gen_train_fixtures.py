@@ -20,7 +20,10 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "train", "golden
 def arr(t):
     if isinstance(t, torch.Tensor):
         t = t.detach().cpu().numpy()
-    return {"shape": list(np.shape(t)), "data": [float(v) for v in np.asarray(t, dtype=np.float64).ravel()]}
+    # float32 values written with the shortest repr that round-trips in float32.
+    data = [float(np.format_float_positional(np.float32(v), unique=True, trim="-")) if np.asarray(t).dtype == np.float32
+            else float(v) for v in np.asarray(t).ravel()]
+    return {"shape": list(np.shape(t)), "data": data}
 
 
 def randn(*shape):
@@ -53,6 +56,8 @@ schedules = {
 def hf_adamw_step(params, grads, state, lr, wd, decay, betas=(0.9, 0.999), eps=1e-6):
     for name, p in params.items():
         g = grads[name]
+        if g is None:  # unused parameters (mask_embed) are skipped, as torch optimisers do
+            continue
         st = state.setdefault(name, {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
         st["step"] += 1
         st["m"].mul_(betas[0]).add_(g, alpha=1.0 - betas[0])
@@ -157,9 +162,95 @@ heads = {"weights": weights, "x": arr(hx), "r": arr(hr), "y_train": arr(hy),
          "running_mean": arr(head[1].running_mean), "running_var": arr(head[1].running_var),
          "x_eval": arr(hx2), "y_eval": arr(hy_eval)}
 
+# --- one whole teacher-student step (encoder spec §2, recipe spec §3) ---------
+# A miniature encoder (D=16, 1 block, 2 heads, 5 positions, no drop path) and
+# narrow heads, so every tensor fits in the fixture.
+D, H, NP, HID, HOUT = 16, 2, 5, 12, 8
+
+
+def tn(*shape):
+    return torch.clamp(randn(*shape) * 0.02, -2, 2)
+
+
+def uni(out_f, in_f):
+    b = 1 / math.sqrt(in_f)
+    return torch.tensor(rng.uniform(-b, b, (out_f, in_f)), dtype=torch.float32)
+
+
+enc = {"patch_embed.patch_embed.weight": uni(D, 256), "patch_embed.patch_embed.bias": 0.1 * randn(D),
+       "cls_token": tn(1, 1, D), "pos_embed": tn(1, NP + 1, D), "mask_embed": tn(1, 1, D),
+       "blocks.0.norm1.weight": 1 + 0.1 * randn(D), "blocks.0.norm1.bias": 0.1 * randn(D),
+       "blocks.0.attn.qkv.weight": uni(3 * D, D), "blocks.0.attn.proj.weight": uni(D, D),
+       "blocks.0.attn.proj.bias": 0.1 * randn(D), "blocks.0.norm2.weight": 1 + 0.1 * randn(D),
+       "blocks.0.norm2.bias": 0.1 * randn(D), "blocks.0.mlp.fc1.weight": uni(4 * D, D),
+       "blocks.0.mlp.fc1.bias": 0.1 * randn(4 * D), "blocks.0.mlp.fc2.weight": uni(D, 4 * D),
+       "blocks.0.mlp.fc2.bias": 0.1 * randn(D), "norm.weight": 1 + 0.1 * randn(D), "norm.bias": 0.1 * randn(D)}
+
+
+def head(din):
+    return {"0.weight": uni(HID, din), "1.weight": 1 + 0.1 * randn(HID), "1.bias": 0.1 * randn(HID),
+            "3.weight": uni(HOUT, HID), "1.running_mean": torch.zeros(HID), "1.running_var": torch.ones(HID)}
+
+
+student_p = {**{f"encoder/{k}": v for k, v in enc.items()},
+             **{f"projector/{k}": v for k, v in head(D).items()},
+             **{f"predictor/{k}": v for k, v in head(HOUT).items()}}
+init = {k: arr(v) for k, v in student_p.items()}
+teacher_p = {k: v.clone() for k, v in student_p.items() if not k.startswith("predictor/")}
+S = {k: v.clone().requires_grad_(not k.endswith("running_mean") and not k.endswith("running_var"))
+     for k, v in student_p.items()}
+
+
+def encode(P, x):
+    B, Fq, T = x.shape
+    n = T // 4
+    e = "encoder/"
+    p = x[:, :, :n * 4].reshape(B, Fq, n, 4).permute(0, 2, 1, 3).reshape(B, n, Fq * 4)
+    h = torch.cat([P[e + "cls_token"].expand(B, -1, -1),
+                   p @ P[e + "patch_embed.patch_embed.weight"].T + P[e + "patch_embed.patch_embed.bias"]], 1)
+    h = h + P[e + "pos_embed"][:, :n + 1]
+    b = e + "blocks.0."
+    y = F.layer_norm(h, (D,), P[b + "norm1.weight"], P[b + "norm1.bias"], 1e-6)
+    q, k, v = (y @ P[b + "attn.qkv.weight"].T).reshape(B, n + 1, 3, H, D // H).permute(2, 0, 3, 1, 4)
+    a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
+    h = h + (a @ v).transpose(1, 2).reshape(B, n + 1, D) @ P[b + "attn.proj.weight"].T + P[b + "attn.proj.bias"]
+    y = F.layer_norm(h, (D,), P[b + "norm2.weight"], P[b + "norm2.bias"], 1e-6)
+    h = h + F.gelu(y @ P[b + "mlp.fc1.weight"].T + P[b + "mlp.fc1.bias"]) @ P[b + "mlp.fc2.weight"].T \
+        + P[b + "mlp.fc2.bias"]
+    return F.layer_norm(h, (D,), P[e + "norm.weight"], P[e + "norm.bias"], 1e-6)[:, 0]
+
+
+def mlp_fwd(P, pre, x):
+    h = x @ P[pre + "0.weight"].T
+    h = F.batch_norm(h, P[pre + "1.running_mean"], P[pre + "1.running_var"], P[pre + "1.weight"],
+                     P[pre + "1.bias"], training=True, momentum=0.1, eps=1e-5)
+    return F.relu(h) @ P[pre + "3.weight"].T
+
+
+Bv, Tv = 3, 20
+x_step = torch.tanh(randn(2 * Bv, 64, Tv))
+with torch.no_grad():
+    z_t = mlp_fwd(teacher_p, "projector/", encode(teacher_p, x_step))
+p_s = mlp_fwd(S, "predictor/", mlp_fwd(S, "projector/", encode(S, x_step)))
+pn, zn = F.normalize(p_s, dim=-1).chunk(2), F.normalize(z_t, dim=-1).chunk(2)
+step_loss = ((2 - 2 * (zn[0] * pn[1]).sum(1).mean()) + (2 - 2 * (zn[1] * pn[0]).sum(1).mean())) / 2
+step_loss.backward()
+lr, wd, m = 1e-2, 0.1, 0.9
+trainable = {k: v for k, v in S.items() if v.requires_grad and v.grad is not None}
+with torch.no_grad():
+    hf_adamw_step(trainable, {k: v.grad for k, v in trainable.items()}, {}, lr, wd,
+                  {k: not (k.endswith(".bias") or v.dim() == 1) for k, v in trainable.items()})
+    for k in teacher_p:
+        if not (k.endswith("running_mean") or k.endswith("running_var")):
+            teacher_p[k].mul_(m).add_((1 - m) * S[k])
+step = {"dim": D, "heads": H, "maxPatches": NP, "hidden": HID, "out": HOUT, "lr": lr, "wd": wd, "ema": m,
+        "init": init, "x": arr(x_step), "loss": float(step_loss),
+        "std_student": float(compute_std(p_s.detach())), "std_teacher": float(compute_std(z_t)),
+        "student": {k: arr(v) for k, v in S.items()}, "teacher": {k: arr(v) for k, v in teacher_p.items()}}
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
     json.dump({"generator": "tools/gen_train_fixtures.py", "torch": torch.__version__,
                "schedules": schedules, "adamw": adamw, "loss": loss_fx, "ema": ema,
-               "resize_crop": resize, "mixup": mixup, "heads": heads}, f)
+               "resize_crop": resize, "mixup": mixup, "heads": heads, "step": step}, f)
 print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes)")

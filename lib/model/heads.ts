@@ -2,8 +2,10 @@
  * The projector and predictor of ATST's teacher-student training (spec §3):
  * Linear(no bias) -> BatchNorm1d -> ReLU -> Linear(no bias). Parameter
  * names follow the reference's `nn.Sequential` (`0.weight`, `1.weight`,
- * `1.bias`, `1.running_mean`, `1.running_var`, `3.weight`); Linear weights
- * are stored [out, in] as PyTorch does.
+ * `1.bias`, `1.running_mean`, `1.running_var`, `3.weight`). Linear weights
+ * are held [in, out], the transpose of PyTorch's [out, in], as the encoder
+ * holds them (matmuls without a transpose flag, which wasm runs much
+ * slower); {@link torchLayout} names what to transpose for PyTorch.
  *
  * @module
  */
@@ -34,6 +36,11 @@ export interface HeadOptions {
 
 let instances = 0;
 
+/** True for head parameters held [in, out] here and [out, in] in PyTorch. */
+export function torchLayout(name: string): boolean {
+  return name === "0.weight" || name === "3.weight";
+}
+
 /**
  * Linear -> BatchNorm1d -> ReLU -> Linear, initialised as PyTorch does
  * (Linear weights U(-1/sqrt(in), 1/sqrt(in)), BN scale 1 and shift 0).
@@ -63,13 +70,13 @@ export class MlpHead {
       const b3 = 1 / Math.sqrt(hidden);
       this.#params.set(
         "0.weight",
-        v("0.weight", tf.randomUniform([hidden, inDim], -b0, b0, "float32", seed), trainable),
+        v("0.weight", tf.randomUniform([inDim, hidden], -b0, b0, "float32", seed), trainable),
       );
       this.#params.set("1.weight", v("1.weight", tf.ones([hidden]), trainable));
       this.#params.set("1.bias", v("1.bias", tf.zeros([hidden]), trainable));
       this.#params.set(
         "3.weight",
-        v("3.weight", tf.randomUniform([outDim, hidden], -b3, b3, "float32", seed + 1), trainable),
+        v("3.weight", tf.randomUniform([hidden, outDim], -b3, b3, "float32", seed + 1), trainable),
       );
       this.#buffers.set("1.running_mean", v("1.running_mean", tf.zeros([hidden]), false));
       this.#buffers.set("1.running_var", v("1.running_var", tf.ones([hidden]), false));
@@ -96,7 +103,7 @@ export class MlpHead {
     const p = (k: string) => this.#params.get(k)!;
     const eps = this.cfg.bnEps;
     return tf.tidy(() => {
-      const h = tf.matMul(x, p("0.weight"), false, true); // [N, H]
+      const h = tf.matMul(x, p("0.weight")); // [N, H]
       let mean: Tensor, variance: Tensor;
       if (opts.training) {
         const n = h.shape[0];
@@ -111,7 +118,7 @@ export class MlpHead {
       }
       const inv = tf.rsqrt(tf.add(variance, eps)); // [H]
       const norm = tf.add(tf.mul(tf.mul(tf.sub(h, mean), inv), p("1.weight")), p("1.bias")); // [N, H]
-      return tf.matMul(tf.relu(norm), p("3.weight"), false, true) as Tensor2D; // [N, out]
+      return tf.matMul(tf.relu(norm), p("3.weight")) as Tensor2D; // [N, out]
     });
   }
 
