@@ -20,13 +20,18 @@ import { type EncoderConfig, validateConfig } from "./config.ts";
 class Store {
   readonly vars = new Map<string, tf.Variable>();
   #seed: number;
-  constructor(readonly prefix: string, seed: number, readonly trainable: boolean) {
+  constructor(
+    readonly prefix: string,
+    seed: number,
+    readonly trainable: boolean,
+    readonly random: boolean,
+  ) {
     this.#seed = seed;
   }
   /** Creates the variable `name` (a reference name) with an initial value. */
   add(name: string, init: "normal" | "zeros" | "ones", shape: number[]): tf.Variable {
     const value = tf.tidy(() => {
-      if (init === "zeros") return tf.zeros(shape);
+      if (init === "zeros" || (!this.random && init === "normal")) return tf.zeros(shape);
       if (init === "ones") return tf.ones(shape);
       // The reference's trunc_normal_(std=.02) truncates at +-2 absolute, that is
       // at 100 std: a plain normal in practice. The clip keeps the bound honest.
@@ -165,6 +170,8 @@ export interface EncoderOptions {
   seed?: number;
   /** Whether the variables are trainable (default true). */
   trainable?: boolean;
+  /** Draw random initial weights (default true); false starts them at zero, for loading. */
+  randomInit?: boolean;
 }
 
 /**
@@ -193,7 +200,7 @@ export class Encoder {
     this.cfg = { ...cfg };
     const name = opts.name ?? `encoder${instances++}`;
     const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const s = this.#store = new Store(name, seed, opts.trainable ?? true);
+    const s = this.#store = new Store(name, seed, opts.trainable ?? true, opts.randomInit ?? true);
     const { dim: D, depth, nMels, patchFrames } = cfg;
     const R = REFERENCE_NAMES;
     this.patchEmbed = new Linear(s, R.patchEmbed, nMels * patchFrames, D);

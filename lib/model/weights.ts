@@ -88,7 +88,7 @@ export function buildEncoder(
       if (!Number.isFinite(t.data[i]!)) fail(`has a non-finite value in tensor '${name}'`);
     }
   }
-  const encoder = new Encoder(cfg, { seed: 0, ...opts });
+  const encoder = new Encoder(cfg, { randomInit: false, ...opts });
   for (const [name, v] of encoder.params()) {
     const src = tensors.get(name)!;
     const t = isLinearWeight(name) ? transpose2d(src) : src;
