@@ -6,8 +6,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-// deno-lint-ignore no-import-prefix -- the lead moves it into deno.json
-import { PNG } from "npm:pngjs@7.0.0";
+import { PNG } from "pngjs";
 import type { Raster } from "./raster.ts";
 
 /**

@@ -28,8 +28,7 @@ export function enableGradients(): Promise<void> {
   loaded ??= (async () => {
     if (tf.getGradient("Mean") !== undefined) return;
     const backend = tf.getBackend();
-    // deno-lint-ignore no-import-prefix -- the lead moves it into deno.json
-    await import("npm:@tensorflow/tfjs@4.22.0");
+    await import("@tensorflow/tfjs");
     // The bundle registers backends of its own; keep the one already chosen.
     if (backend && tf.getBackend() !== backend) await tf.setBackend(backend);
   })();

@@ -20,8 +20,7 @@
  * @module
  */
 import { unzipSync } from "fflate";
-// deno-lint-ignore no-import-prefix -- the lead moves it into deno.json
-import { NameRegistry, Parser } from "npm:pickleparser@0.2.1";
+import { NameRegistry, Parser } from "pickleparser";
 import { decode, type HostTensor, type StDtype } from "./safetensors.ts";
 
 /** What {@link importTorchCheckpoint} found. */
