@@ -51,22 +51,27 @@ export function stridedCopy(
     return;
   }
   const rank = ds.length;
-  const inner = ds[rank - 1]!, innerStride = ss[rank - 1]!;
-  const outer = ds.slice(0, -1), outerStrides = ss.slice(0, -1);
-  const idx = new Array<number>(outer.length).fill(0);
-  let src = offset;
-  if (rank === 1 && innerStride === 1) {
+  if (rank === 1 && ss[0] === 1) {
     out.set(x.subarray(offset, offset + total));
     return;
   }
-  for (let o = 0; o < total; o += inner) {
-    if (innerStride === 1) {
-      if (inner >= 256) out.set(x.subarray(src, src + inner), o);
-      else for (let i = 0; i < inner; i++) out[o + i] = x[src + i]!;
-    } else {
-      for (let i = 0, s = src; i < inner; i++, s += innerStride) out[o + i] = x[s]!;
+  // The two innermost dims as plain loops (short rows, e.g. the 4-frame patch
+  // columns, would otherwise pay the odometer per row); an odometer over the rest.
+  const inner = ds[rank - 1]!, innerStride = ss[rank - 1]!;
+  const mid = rank > 1 ? ds[rank - 2]! : 1, midStride = rank > 1 ? ss[rank - 2]! : 0;
+  const outer = ds.slice(0, Math.max(rank - 2, 0)), outerStrides = ss.slice(0, outer.length);
+  const idx = new Array<number>(outer.length).fill(0);
+  const block = inner * mid;
+  let src = offset;
+  for (let o = 0; o < total; o += block) {
+    for (let j = 0, s0 = src, oj = o; j < mid; j++, s0 += midStride, oj += inner) {
+      if (innerStride === 1) {
+        if (inner >= 256) out.set(x.subarray(s0, s0 + inner), oj);
+        else for (let i = 0; i < inner; i++) out[oj + i] = x[s0 + i]!;
+      } else {
+        for (let i = 0, s = s0; i < inner; i++, s += innerStride) out[oj + i] = x[s]!;
+      }
     }
-    // Odometer over the outer dims.
     for (let d = outer.length - 1; d >= 0; d--) {
       src += outerStrides[d]!;
       if (++idx[d]! < outer[d]!) break;
