@@ -44,7 +44,7 @@ Flags (default; --quick):
   --probe-epochs N     probe epochs (${D.probeEpochs}; ${Q.probeEpochs})
   --size S             tiny|small|base encoder (${D.size})
   --data DIR           where the voice folders are (${D.dataRoot})
-  --seed N             seed of the subset, folds, weights and training (${D.seed})
+  --seed N             seed (1 or more) of the subset, folds, weights and training (${D.seed})
   --backend B          passed to every atst command (${D.backend})
   --quick              every stage on tiny sizes (seconds; for the test)
   -h, --help           this text`;
@@ -90,7 +90,7 @@ export async function main(args: string[]): Promise<number> {
     probeEpochs: int("probe-epochs", base.probeEpochs, 1),
     size: choice(values, "size", ["tiny", "small", "base"] as const, base.size),
     dataRoot: str(values, "data", base.dataRoot),
-    seed: int("seed", base.seed, 0),
+    seed: int("seed", base.seed, 1),
     backend: str(values, "backend", base.backend),
   };
   if (cfg.labeledPerClass < cfg.folds) {

@@ -66,11 +66,13 @@ export const DEFAULT_CONFIG: Omit<DemoConfig, "out"> = {
   cropSeconds: 2,
   // A run of a few minutes needs a larger step than the recipe's 5e-4 * batch / 256
   // and a teacher that follows the student faster than EMA 0.99.
-  lr: 5e-4,
+  lr: 2e-4,
   ema: 0.95,
   probeEpochs: 100,
   featurizeFiles: 3,
-  seed: 0,
+  // Not 0: tfjs treats a random seed of 0 as "no seed", which would make the
+  // first weight tensor of the random-init encoder differ from pre-training's start.
+  seed: 1,
   backend: "auto",
   quick: false,
 };
