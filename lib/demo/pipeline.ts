@@ -300,7 +300,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
       const rows = Array.from({ length: t.n }, (_, i) => t.x.subarray(i * t.dim, (i + 1) * t.dim));
       const labels = set.items.map((it) => it.labels[0]!);
       const png = join(out, `pca_${m.key}.png`);
-      const fig = pcaFigure(rows, labels, `PCA of standardised embeddings: ${m.name}`);
+      const fig = pcaFigure(rows, labels, `${m.name}: PCA (standardised)`);
       await writeFileAtomic(png, encodePng(fig));
       pcaPngs.push(png);
     }
