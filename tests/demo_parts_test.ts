@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { assertAtMost, readFixtureNpy } from "./_helpers.ts";
+import { assertAtMost, maxAbsDiff, readFixtureNpy } from "./_helpers.ts";
+import { initialEncoder } from "../lib/demo/random_init.ts";
+import { encoderConfig } from "../lib/model/config.ts";
+import { TeacherStudent } from "../lib/train/networks.ts";
 import { pca } from "../lib/demo/pca.ts";
 import { meanStdPool } from "../lib/demo/baseline.ts";
 import { MARKER, prepareOut } from "../lib/demo/_run.ts";
@@ -318,4 +321,22 @@ Deno.test("prepareOut() empties a previous demo folder and refuses any other non
 Deno.test("smooth() is a centred moving average that keeps a straight line straight", () => {
   assert.deepEqual(smooth([0, 1, 2, 3, 4], 3), [0.5, 1, 2, 3, 3.5]);
   assert.deepEqual(smooth([5, 5, 5], 5), [5, 5, 5]);
+});
+
+Deno.test("initialEncoder() has exactly the weights pre-training's teacher starts from", () => {
+  const seed = 3;
+  const mine = initialEncoder("tiny", seed);
+  const nets = new TeacherStudent(encoderConfig("tiny"), { hidden: 8, out: 4 }, seed);
+  try {
+    const theirs = nets.teacher.encoder.params();
+    assert.equal(mine.params().size, theirs.size);
+    for (const [name, v] of mine.params()) {
+      const a = v.dataSync(), b = theirs.get(name)!.dataSync();
+      assert.equal(maxAbsDiff(a, b), 0, name);
+    }
+  } finally {
+    mine.dispose();
+    nets.dispose();
+  }
+  assert.throws(() => initialEncoder("tiny", 0), /seed of at least 1/);
 });

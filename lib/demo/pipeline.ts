@@ -22,6 +22,7 @@
 import { basename, join, relative } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { decodeNpy, writeNpy } from "../io/npy.ts";
+import type { EncoderSize } from "../model/config.ts";
 import { readLabeledSet } from "../probe/labeled_set.ts";
 import { readEmbeddings } from "../probe/embeddings.ts";
 import { BASELINE_DIM, baselineFeatures } from "./baseline.ts";
@@ -29,6 +30,7 @@ import { assignFolds, DEFAULT_DATA_ROOT, findDemoData, labeledCsv, pickBalanced 
 import { lossFigure, pcaFigure, readLoss } from "./figures.ts";
 import { encodePng } from "./png.ts";
 import { atst, copyClips, flags, prepareOut } from "./_run.ts";
+import { saveInitialEncoder } from "./random_init.ts";
 import { type DemoReport, meanStd, type MethodResult, type StageRecord } from "./report.ts";
 
 /** Sizes and budgets of one demo run. */
@@ -38,7 +40,7 @@ export interface DemoConfig {
   labeledPerClass: number;
   folds: number;
   unlabeledPerClass: number;
-  size: "tiny" | "small" | "base";
+  size: EncoderSize;
   steps: number;
   batch: number;
   cropSeconds: number;
@@ -211,19 +213,8 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
 
   // The same encoder at the weights pre-training started from (same seed).
   const randomEncoder = await stage("random-init", async () => {
-    const { Encoder } = await import("../model/encoder.ts");
-    const { encoderConfig } = await import("../model/config.ts");
-    const { saveEncoder } = await import("../model/checkpoint.ts");
     const path = join(out, "random", "encoder.safetensors");
-    const enc = new Encoder(encoderConfig(cfg.size), { name: "student/encoder", seed: cfg.seed });
-    try {
-      await saveEncoder(path, enc, {
-        trainCropSeconds: cfg.cropSeconds,
-        extra: { trainedSteps: "0" },
-      });
-    } finally {
-      enc.dispose();
-    }
+    await saveInitialEncoder(path, cfg);
     return { value: path, outputs: [path] };
   });
 
