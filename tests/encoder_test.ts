@@ -172,3 +172,19 @@ Deno.test("encoder rejects inputs past the positional table and bad lengths", ()
   y.dispose();
   enc.dispose();
 });
+
+Deno.test("encoder init and drop path are reproducible with seed 0", () => {
+  // tfjs reads a seed of 0 as "unseeded"; tfSeed() shifts it so seed 0 is a seed like any other.
+  const cfg = encoderConfig("tiny");
+  const a = new Encoder(cfg, { seed: 0, name: "seed0a" });
+  const b = new Encoder(cfg, { seed: 0, name: "seed0b" });
+  const c = new Encoder(cfg, { seed: 1, name: "seed1" });
+  const w = (e: Encoder) => e.params().get("patch_embed.patch_embed.weight")!.dataSync();
+  assert.equal(maxAbsDiff(w(a), w(b)), 0);
+  assert.ok(maxAbsDiff(w(a), w(c)) > 0, "seeds 0 and 1 give the same weights");
+  const x = tf.randomNormal([4, 64, 40], 0, 1, "float32", 7) as tf.Tensor3D;
+  const run = () => a.forward(x, [40, 40, 40, 40], { training: true, seed: 0 }).dataSync();
+  assert.equal(maxAbsDiff(run(), run()), 0);
+  for (const e of [a, b, c]) e.dispose();
+  x.dispose();
+});

@@ -143,7 +143,7 @@ Deno.test("a non-finite loss stops with an error naming the step and leaves the 
 Deno.test("a tiny model on the fixture recordings learns: loss falls and std does not collapse", async () => {
   const dir = await Deno.makeTempDir({ prefix: "atst_learn_" });
   try {
-    const steps = 20;
+    const steps = 40;
     const lines = await pretrain(dir, {
       ...config({
         steps,

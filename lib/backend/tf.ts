@@ -12,4 +12,20 @@ import "@tensorflow/tfjs-backend-cpu";
 tf.env().set("PROD", true);
 
 export { tf };
-export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from "@tensorflow/tfjs-core";
+export type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "@tensorflow/tfjs-core";
+
+/**
+ * Maps a user seed (0, 1, 2, ...) to a seed for tfjs's random ops. tfjs
+ * treats a seed of 0 as "no seed" (it tests the seed for truthiness) and
+ * would draw from Math.random, so every seed is shifted by one.
+ */
+export function tfSeed(seed: number): number {
+  return (Math.abs(Math.trunc(seed)) % 0x7fffffff) + 1;
+}

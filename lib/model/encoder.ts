@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { tf } from "../backend/tf.ts";
+import { tf, tfSeed } from "../backend/tf.ts";
 import { gelu, layerNorm } from "../backend/native/fused_ops.ts";
 import { attention } from "../backend/native/attention.ts";
 import { type EncoderConfig, validateConfig } from "./config.ts";
@@ -35,7 +35,11 @@ class Store {
       if (init === "ones") return tf.ones(shape);
       // The reference's trunc_normal_(std=.02) truncates at +-2 absolute, that is
       // at 100 std: a plain normal in practice. The clip keeps the bound honest.
-      return tf.clipByValue(tf.randomNormal(shape, 0, 0.02, "float32", this.#seed++), -2, 2);
+      return tf.clipByValue(
+        tf.randomNormal(shape, 0, 0.02, "float32", tfSeed(this.#seed++)),
+        -2,
+        2,
+      );
     });
     const v = tf.variable(value, this.trainable, `${this.prefix}/${name}`);
     value.dispose();
@@ -49,7 +53,7 @@ function dropPath(y: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
   if (rate <= 0) return y;
   const keep = 1 - rate;
   // floor(keep + U[0,1)) is 1 with probability keep, as the reference draws it.
-  const u = tf.randomUniform([y.shape[0], 1, 1], 0, 1, "float32", seed); // [B, 1, 1]
+  const u = tf.randomUniform([y.shape[0], 1, 1], 0, 1, "float32", tfSeed(seed)); // [B, 1, 1]
   return tf.mul(y, tf.div(tf.floor(tf.add(u, keep)), keep));
 }
 

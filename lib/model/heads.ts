@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Tensor, type Tensor2D, tf, type Variable } from "../backend/tf.ts";
+import { type Tensor, type Tensor2D, tf, tfSeed, type Variable } from "../backend/tf.ts";
 
 /** Widths of one head. */
 export interface HeadConfig {
@@ -70,13 +70,21 @@ export class MlpHead {
       const b3 = 1 / Math.sqrt(hidden);
       this.#params.set(
         "0.weight",
-        v("0.weight", tf.randomUniform([inDim, hidden], -b0, b0, "float32", seed), trainable),
+        v(
+          "0.weight",
+          tf.randomUniform([inDim, hidden], -b0, b0, "float32", tfSeed(seed)),
+          trainable,
+        ),
       );
       this.#params.set("1.weight", v("1.weight", tf.ones([hidden]), trainable));
       this.#params.set("1.bias", v("1.bias", tf.zeros([hidden]), trainable));
       this.#params.set(
         "3.weight",
-        v("3.weight", tf.randomUniform([hidden, outDim], -b3, b3, "float32", seed + 1), trainable),
+        v(
+          "3.weight",
+          tf.randomUniform([hidden, outDim], -b3, b3, "float32", tfSeed(seed + 1)),
+          trainable,
+        ),
       );
       this.#buffers.set("1.running_mean", v("1.running_mean", tf.zeros([hidden]), false));
       this.#buffers.set("1.running_var", v("1.running_var", tf.ones([hidden]), false));
