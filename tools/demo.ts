@@ -47,6 +47,7 @@ Flags (default; --quick):
   --seed N             seed (1 or more) of the subset, folds, weights and training (${D.seed})
   --backend B          passed to every atst command (${D.backend})
   --quick              every stage on tiny sizes (seconds; for the test)
+  --no-install         do not apt-get install the data packages when missing
   -h, --help           this text`;
 
 /** Runs the demo with command-line `args`; returns the exit code. */
@@ -67,6 +68,7 @@ export async function main(args: string[]): Promise<number> {
     seed: { type: "string" },
     backend: { type: "string" },
     quick: { type: "boolean" },
+    "no-install": { type: "boolean" },
   });
   if (help) {
     console.log(HELP);
@@ -92,6 +94,7 @@ export async function main(args: string[]): Promise<number> {
     dataRoot: str(values, "data", base.dataRoot),
     seed: int("seed", base.seed, 1),
     backend: str(values, "backend", base.backend),
+    installData: values["no-install"] !== true,
   };
   if (cfg.labeledPerClass < cfg.folds) {
     throw new UsageError(

@@ -205,3 +205,39 @@ export function labeledCsv(clips: FoldedClip[]): string {
   const rows = clips.map((c) => `${csvField(c.path)},${csvField(c.label)},${c.fold}`);
   return ["path,label,fold", ...rows].join("\n") + "\n";
 }
+
+/**
+ * Makes sure the demo data is installed: when a language folder under the
+ * default root is missing and this process is root on a machine with
+ * apt-get, installs the Debian packages (progress on stderr). Otherwise it
+ * leaves the clear error of {@link findDemoData} to the caller.
+ * Returns true when it installed something.
+ */
+export async function ensureDemoData(root = DEFAULT_DATA_ROOT): Promise<boolean> {
+  if (root !== DEFAULT_DATA_ROOT) return false;
+  const missing: DemoLanguage[] = [];
+  for (const lang of LANGUAGES) {
+    const ok = await Deno.stat(join(root, lang.folder)).then((s) => s.isDirectory, () => false);
+    if (!ok) missing.push(lang);
+  }
+  if (!missing.length || Deno.uid() !== 0) return false;
+  const pkgs = missing.map((l) => l.pkg);
+  const apt = async (args: string[]) => {
+    const out = await new Deno.Command("apt-get", {
+      args,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "inherit",
+    }).output().catch(() => undefined);
+    return out?.success ?? false;
+  };
+  console.error(`demo: installing the demo data: apt-get install -y ${pkgs.join(" ")}`);
+  if (!(await apt(["install", "-y", "-qq", ...pkgs]))) {
+    // A fresh machine may have no package lists yet.
+    if (!(await apt(["update", "-qq"])) || !(await apt(["install", "-y", "-qq", ...pkgs]))) {
+      console.error("demo: apt-get could not install the demo data");
+      return false;
+    }
+  }
+  return true;
+}

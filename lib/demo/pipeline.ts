@@ -26,7 +26,14 @@ import type { EncoderSize } from "../model/config.ts";
 import { readLabeledSet } from "../probe/labeled_set.ts";
 import { readEmbeddings } from "../probe/embeddings.ts";
 import { BASELINE_DIM, baselineFeatures } from "./baseline.ts";
-import { assignFolds, DEFAULT_DATA_ROOT, findDemoData, labeledCsv, pickBalanced } from "./data.ts";
+import {
+  assignFolds,
+  DEFAULT_DATA_ROOT,
+  ensureDemoData,
+  findDemoData,
+  labeledCsv,
+  pickBalanced,
+} from "./data.ts";
 import { lossFigure, pcaFigure, readLoss } from "./figures.ts";
 import { encodePng } from "./png.ts";
 import { atst, copyClips, flags, prepareOut } from "./_run.ts";
@@ -54,11 +61,14 @@ export interface DemoConfig {
   seed: number;
   backend: string;
   quick: boolean;
+  /** Install the Debian data packages when missing (as root with apt-get). */
+  installData: boolean;
 }
 
 /** The default run: about 10 minutes on 2 CPU cores (see README). */
 export const DEFAULT_CONFIG: Omit<DemoConfig, "out"> = {
   dataRoot: DEFAULT_DATA_ROOT,
+  installData: true,
   labeledPerClass: 40,
   folds: 5,
   unlabeledPerClass: 120,
@@ -128,6 +138,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
 
   // Data: a balanced labeled set with folds, and a larger unlabeled pool for pre-training.
   const data = await stage("data", async () => {
+    if (cfg.installData) await ensureDemoData(cfg.dataRoot);
     const byLabel = await findDemoData(cfg.dataRoot);
     const labeled = assignFolds(
       pickBalanced(byLabel, cfg.labeledPerClass, cfg.seed),
