@@ -8,8 +8,13 @@
  *
  * Usage:
  *   deno run -A bench/native_ops.ts [--backends native,wasm,cpu] [--size small]
- *     [--batch 8] [--frames 601] [--reps 3] [--rounds 1] [--train] [--profile]
- *     [--no-ref] [--torch-threads n]
+ *     [--batch 8] [--frames 601] [--reps 3] [--warmup 3] [--rounds 1] [--train]
+ *     [--profile] [--no-ref] [--torch-threads n]
+ *
+ * Both sides run --warmup untimed repetitions first: V8 needs a few passes
+ * to optimise the kernels, and the first passes also pay for page faults
+ * on fresh memory (a 4-step warm-up took a training step from 5.4 s to
+ * 1.2 s here).
  *
  * --rounds n repeats the reference and every backend n times, alternating,
  * and reports the best repetition of all (for a busy shared machine).
@@ -37,6 +42,7 @@ const { values: o } = parseArgs({
     frames: { type: "string", default: "601" },
     reps: { type: "string", default: "3" },
     rounds: { type: "string", default: "1" },
+    warmup: { type: "string", default: "3" },
     train: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
     "no-ref": { type: "boolean", default: false },
@@ -83,20 +89,21 @@ async function child(backend: string): Promise<RunResult> {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
-  for (let r = 0; r <= reps; r++) {
+  const warm = Number(o.warmup);
+  for (let r = 0; r < warm + reps; r++) {
     times?.clear();
     const t0 = performance.now(), c0 = cpuMs();
     const y = enc.forward(x, lengths);
     await y.data();
     y.dispose();
-    if (r > 0) { // the first is a warm-up
+    if (r >= warm) {
       forwardMs.push(performance.now() - t0);
       forwardCpuMs.push(cpuMs() - c0);
     }
   }
   let profile = times ? formatKernelTimes(times) : undefined;
   if (o.train) {
-    for (let r = 0; r <= reps; r++) {
+    for (let r = 0; r < warm + reps; r++) {
       times?.clear();
       const t0 = performance.now(), c0 = cpuMs();
       const { value, grads } = tf.variableGrads(() =>
@@ -104,7 +111,7 @@ async function child(backend: string): Promise<RunResult> {
       );
       await value.data();
       tf.dispose([value, ...Object.values(grads)]);
-      if (r > 0) {
+      if (r >= warm) {
         trainMs.push(performance.now() - t0);
         trainCpuMs.push(cpuMs() - c0);
       }
@@ -143,7 +150,10 @@ if (o.child) {
   console.log(
     `# encoder ${shape}; best of ${o.reps} reps x ${o.rounds} rounds; ${navigator.hardwareConcurrency} cores, load ${load}`,
   );
-  const passOn = ["--size", o.size!, "--batch", o.batch!, "--frames", o.frames!, "--reps", o.reps!];
+  const passOn = [
+    ...["--size", o.size!, "--batch", o.batch!, "--frames", o.frames!],
+    ...["--reps", o.reps!, "--warmup", o.warmup!],
+  ];
   if (o.train) passOn.push("--train");
   const runRef = async (): Promise<RunResult | undefined> => {
     const py = fromFileUrl(new URL("./native_ref.py", import.meta.url));

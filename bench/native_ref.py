@@ -2,7 +2,8 @@
 64x4 patches -> Linear(256, D), CLS, positions, pre-norm blocks with qkv attention,
 key mask, exact GELU MLP, final LayerNorm eps 1e-6) timed on this machine.
 
-Usage: /usr/bin/python3 bench/native_ref.py --size small --batch 8 --frames 601 --reps 3 [--train]
+Usage: /usr/bin/python3 bench/native_ref.py --size small --batch 8 --frames 601 --reps 3
+       [--warmup 3] [--train] [--threads n]
 Prints one JSON line: {"threads", "forward_ms", "train_ms", "forward_cpu_ms", "train_cpu_ms"
 (lists, one per repetition), "peak_rss_mb"}.
 Threads: torch's default unless --threads is given.
@@ -77,6 +78,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--frames", type=int, default=601)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--train", action="store_true")
     a = ap.parse_args()
@@ -88,19 +90,20 @@ def main():
     lengths = torch.full((a.batch,), a.frames)
     out = {"threads": torch.get_num_threads(), "forward_ms": [], "train_ms": [], "forward_cpu_ms": [], "train_cpu_ms": []}
     with torch.no_grad():
-        model(x, lengths)  # warm-up
+        for _ in range(a.warmup):
+            model(x, lengths)
         for _ in range(a.reps):
             t, c = time.perf_counter(), time.process_time()
             model(x, lengths)
             out["forward_ms"].append((time.perf_counter() - t) * 1000)
             out["forward_cpu_ms"].append((time.process_time() - c) * 1000)
     if a.train:
-        for i in range(a.reps + 1):
+        for i in range(a.warmup + a.reps):
             t, c = time.perf_counter(), time.process_time()
             model.zero_grad(set_to_none=True)
             loss = model(x, lengths).square().mean()
             loss.backward()
-            if i > 0:  # the first is a warm-up
+            if i >= a.warmup:
                 out["train_ms"].append((time.perf_counter() - t) * 1000)
                 out["train_cpu_ms"].append((time.process_time() - c) * 1000)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
