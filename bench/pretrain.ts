@@ -60,7 +60,7 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
   }, memoryClips(clips));
   const times: number[] = [];
   for (let i = 0; i <= s.steps; i++) {
-    const line = tr.trainStep();
+    const line = await tr.trainStep();
     if (i > 0) times.push(line.seconds); // the first step warms up kernels and moments
   }
   tr.dispose();

@@ -62,7 +62,7 @@ Deno.test("saveEncoder then loadEncoder round-trips weights and metadata exactly
   const sha = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
   assert.equal(back.meta.sha256, sha);
-  const a = encoderTensors(encoder), b = encoderTensors(back.encoder);
+  const a = await encoderTensors(encoder), b = await encoderTensors(back.encoder);
   for (const [k, t] of a) assert.deepEqual(b.get(k), t, k);
   // The file holds the reference names in PyTorch layout, loadable as a state_dict.
   const st = readSafetensors(bytes);
@@ -94,10 +94,10 @@ Deno.test("a Lightning .ckpt converted to our format gives identical embeddings"
 Deno.test("float16, bfloat16 and float64 checkpoints are converted to float32", async () => {
   const dir = await Deno.makeTempDir();
   const ref = await loadEncoder(B);
-  const want = encoderTensors(ref.encoder);
+  const want = await encoderTensors(ref.encoder);
   for (const [dtype, tol] of [["F64", 0], ["F16", 1e-3], ["BF16", 8e-3]] as const) {
     const { encoder } = await loadEncoder(await variant(dir, () => {}, dtype));
-    for (const [k, t] of encoderTensors(encoder)) {
+    for (const [k, t] of await encoderTensors(encoder)) {
       const err = relErr(t.data, want.get(k)!.data);
       assert.ok(err <= tol, `${dtype} ${k}: relative error ${err} above ${tol}`);
     }

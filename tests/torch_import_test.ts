@@ -37,7 +37,7 @@ Deno.test("the plain form with module.backbone. prefixes gives the same weights"
   for (const [k, t] of lightning.tensors) assert.deepEqual(plain.tensors.get(k), t, k);
   const a = await loadEncoder(PLAIN);
   const b = await loadEncoder(A);
-  const ta = encoderTensors(a.encoder), tb = encoderTensors(b.encoder);
+  const ta = await encoderTensors(a.encoder), tb = await encoderTensors(b.encoder);
   for (const [k, t] of ta) assert.deepEqual(tb.get(k), t, k);
   a.encoder.dispose();
   b.encoder.dispose();

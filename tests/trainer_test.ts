@@ -68,10 +68,10 @@ function weights(tr: Trainer): Map<string, Float32Array> {
 Deno.test("trainer steps keep the tensor count flat and log finite numbers", async () => {
   await enableGradients();
   const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
-  tr.trainStep(); // creates the AdamW moments
+  await tr.trainStep(); // creates the AdamW moments
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
-    const line = tr.trainStep();
+    const line = await tr.trainStep();
     for (const [k, v] of Object.entries(line)) assert.ok(Number.isFinite(v), `${k} = ${v}`);
     assert.equal(line.step, i + 2);
   }
@@ -85,7 +85,7 @@ Deno.test("the teacher starts as the student and then follows it by EMA only", a
   const s0 = weights(tr);
   const w = "encoder/blocks.0.attn.qkv.weight";
   assert.deepEqual(s0.get(`student/${w}`), s0.get(`teacher/${w}`));
-  tr.trainStep();
+  await tr.trainStep();
   const s1 = weights(tr);
   const m = 0.99; // ema schedule at step 0
   const want = s0.get(`teacher/${w}`)!.map((t, i) => m * t + (1 - m) * s1.get(`student/${w}`)![i]!);
@@ -103,21 +103,21 @@ Deno.test("a trainer restored from a checkpoint ends with the same weights as on
   const dir = await Deno.makeTempDir({ prefix: "atst_trainer_" });
   try {
     const whole = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
-    for (let i = 0; i < 4; i++) whole.trainStep();
+    for (let i = 0; i < 4; i++) await whole.trainStep();
     const a = weights(whole);
     whole.dispose();
 
     const first = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
-    first.trainStep();
-    first.trainStep();
+    await first.trainStep();
+    await first.trainStep();
     const path = await first.save(dir);
     first.dispose();
     const second = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
     await second.restore(path);
     assert.equal(second.step, 2);
     assert.equal(second.memories[0].entries.length, 5, "mixup memory restored");
-    second.trainStep();
-    second.trainStep();
+    await second.trainStep();
+    await second.trainStep();
     const b = weights(second);
     second.dispose();
     assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
@@ -130,11 +130,11 @@ Deno.test("a trainer restored from a checkpoint ends with the same weights as on
 Deno.test("a non-finite loss stops with an error naming the step and leaves the weights alone", async () => {
   await enableGradients();
   const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
-  tr.trainStep();
+  await tr.trainStep();
   const p = tr.nets.studentParams().get("projector/3.weight")!;
   p.assign(tf.fill(p.shape, NaN));
   const teacherBefore = weights(tr).get("teacher/encoder/norm.weight");
-  assert.throws(() => tr.trainStep(), /Loss is not finite \(NaN\) at step 2/);
+  await assert.rejects(() => tr.trainStep(), /Loss is not finite \(NaN\) at step 2/);
   assert.equal(tr.step, 1);
   assert.deepEqual(weights(tr).get("teacher/encoder/norm.weight"), teacherBefore);
   tr.dispose();
@@ -191,7 +191,7 @@ Deno.test("a checkpoint is never written with non-finite weights", async () => {
   const dir = await Deno.makeTempDir({ prefix: "atst_nan_" });
   try {
     const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
-    tr.trainStep();
+    await tr.trainStep();
     const v = tr.nets.studentParams().get("encoder/norm.bias")!;
     v.assign(tf.fill(v.shape, Infinity));
     await assert.rejects(
@@ -228,7 +228,7 @@ Deno.test("one teacher-student step matches the PyTorch reference (loss, AdamW, 
     }
   }
   const x = tensorOf(g.x) as tf.Tensor3D;
-  const stats = nets.step(x, new Array(x.shape[0]).fill(x.shape[2]), {
+  const stats = await nets.step(x, new Array(x.shape[0]).fill(x.shape[2]), {
     lr: g.lr,
     wd: g.wd,
     ema: g.ema,

@@ -52,7 +52,7 @@ export async function saveEncoder(
   encoder: Encoder,
   meta: { mel?: MelConfig; trainCropSeconds?: number; extra?: Record<string, string> } = {},
 ): Promise<void> {
-  const bytes = writeSafetensors(encoderTensors(encoder), encoderMetadata(encoder.cfg, meta));
+  const bytes = writeSafetensors(await encoderTensors(encoder), encoderMetadata(encoder.cfg, meta));
   await writeFileAtomic(path, bytes);
 }
 

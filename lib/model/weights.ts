@@ -41,10 +41,11 @@ export function expectedShapes(cfg: EncoderConfig): Map<string, number[]> {
 }
 
 /** The encoder's weights as host tensors under the reference names, in PyTorch layout. */
-export function encoderTensors(encoder: Encoder): Map<string, HostTensor> {
+export async function encoderTensors(encoder: Encoder): Promise<Map<string, HostTensor>> {
   const out = new Map<string, HostTensor>();
   for (const [name, v] of encoder.params()) {
-    const t = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    // Asynchronous read: WebGPU in Deno cannot read GPU buffers synchronously.
+    const t = { shape: v.shape.slice(), data: (await v.data()) as Float32Array };
     out.set(name, isLinearWeight(name) ? transpose2d(t) : t);
   }
   return out;

@@ -157,7 +157,7 @@ export class TeacherStudent {
    * BatchNorm running statistics, EMA of the teacher. A non-finite loss
    * throws a UserError naming the step before anything is updated.
    */
-  step(x: Tensor3D, lengths: number[], p: StepParams): StepStats {
+  async step(x: Tensor3D, lengths: number[], p: StepParams): Promise<StepStats> {
     const { teacher, student } = this;
     const tOut = tf.tidy(() => {
       const tokens = teacher.encoder.forward(x, lengths, { training: true, seed: p.seedTeacher }); // [2B, 1+N, D]
@@ -172,10 +172,14 @@ export class TeacherStudent {
     }, [...this.#studentParams.values()]);
     const stdS = outputStd(pred!);
     const stdT = outputStd(tOut);
+    // Asynchronous reads: WebGPU in Deno cannot read GPU buffers synchronously.
+    const [loss, stdStudent, stdTeacher] = await Promise.all(
+      [value, stdS, stdT].map((t) => t.data()),
+    );
     const stats: StepStats = {
-      loss: value.dataSync()[0]!,
-      stdStudent: stdS.dataSync()[0]!,
-      stdTeacher: stdT.dataSync()[0]!,
+      loss: loss![0]!,
+      stdStudent: stdStudent![0]!,
+      stdTeacher: stdTeacher![0]!,
     };
     tf.dispose([value, stdS, stdT, tOut, pred!]);
     if (!Number.isFinite(stats.loss)) {

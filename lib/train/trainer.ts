@@ -145,7 +145,7 @@ export class Trainer {
   }
 
   /** Runs step number `this.step + 1` and returns its log line. */
-  trainStep(): LogLine {
+  async trainStep(): Promise<LogLine> {
     const s = this.step;
     const t0 = performance.now();
     const { batch } = this.cfg;
@@ -153,7 +153,7 @@ export class Trainer {
     const x = tf.tensor3d(this.#views(s), [2 * batch, this.#ctx.nMels, t]); // [2B, 64, T]
     const lr = this.#sched.lr[s]!, wd = this.#sched.wd[s]!, ema = this.#sched.ema[s]!;
     try {
-      const st = this.nets.step(x, new Array(2 * batch).fill(t), {
+      const st = await this.nets.step(x, new Array(2 * batch).fill(t), {
         lr,
         wd,
         ema,
@@ -282,7 +282,7 @@ export async function pretrain(
       logEverySeconds: 10,
     });
     while (trainer.step < config.steps) {
-      const line = trainer.trainStep();
+      const line = await trainer.trainStep();
       await appendLog(runDir, [line]);
       lines.push(line);
       opts.onStep?.(line);
