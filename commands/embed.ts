@@ -42,8 +42,9 @@ Flags:
   --out DIR             write DIR/<path>.npy per input (mirroring relative
                         paths) and DIR/embed.json with the metadata
   --format F            npy (default with --out), jsonl (default without:
-                        stdout) or csv; jsonl/csv go to DIR/embeddings.F
-                        when --out is given
+                        stdout) or csv; with --out, jsonl/csv go to
+                        DIR/embeddings.F, or to the file itself when --out
+                        ends in .jsonl/.csv
   --frames              frame embeddings instead of clip embeddings
   --blocks N            last N blocks (default 12 for clips, 1 for frames;
                         clipped to the model's depth)
@@ -165,7 +166,10 @@ export async function run(args: string[]): Promise<number> {
       done: async () => await writeManifest(dir, header),
     };
   } else {
-    const target = out ? await openAtomic(resolve(out, `embeddings.${format}`)) : undefined;
+    // `--out emb.jsonl` names the file itself; any other --out is a folder for embeddings.F.
+    const file = out &&
+      (out.endsWith(`.${format}`) ? resolve(out) : resolve(out, `embeddings.${format}`));
+    const target = file ? await openAtomic(file) : undefined;
     const writer = target ? target.file.writable.getWriter() : Deno.stdout.writable.getWriter();
     const emit = (s: string) => writer.write(enc.encode(s));
     await emit(

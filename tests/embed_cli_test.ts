@@ -169,3 +169,28 @@ Deno.test("atst embed with a bad checkpoint or flags exits 2 with one line and w
   assert.match(h.stdout, /Usage: atst embed --model CKPT/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("atst embed --format jsonl --out emb.jsonl writes that file, replacing an old one", async () => {
+  const dir = await inputs();
+  const file = join(dir, "emb.jsonl");
+  await Deno.writeTextFile(file, "old\n");
+  const r = await runCli([
+    "embed",
+    "--model",
+    A,
+    join(dir, "in", "a.wav"),
+    "--format",
+    "jsonl",
+    "--out",
+    file,
+    "--blocks",
+    "1",
+    "--quiet",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "");
+  const lines = (await Deno.readTextFile(file)).trim().split("\n");
+  assert.equal(lines.length, 2); // header + one clip
+  assert.ok(Array.isArray(JSON.parse(lines[1]!).embedding));
+  await Deno.remove(dir, { recursive: true });
+});

@@ -37,8 +37,14 @@ export async function openAtomic(path: string): Promise<{
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   let open = true;
   const close = () => {
-    if (open) file.close();
+    if (!open) return;
     open = false;
+    try {
+      file.close();
+    } catch (err) {
+      // Closing `file.writable` already closed the file: that is fine.
+      if (!(err instanceof Deno.errors.BadResource)) throw err;
+    }
   };
   return {
     file,
