@@ -1,62 +1,14 @@
 /**
  * Helpers of the audio, mel and featurize tests: reading fixtures/features
- * (written by tools/gen_features.py), plus local stand-ins for
- * tests/_helpers.ts, whose `fromFileUrl` import from node:path fails under
- * Deno (node:path has no such export); switch back once it is fixed.
+ * (written by tools/gen_features.py); the general ones come from
+ * tests/_helpers.ts and are re-exported for convenience.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { decodeNpy, type NpyArray } from "../lib/io/npy.ts";
+import type { NpyArray } from "../lib/io/npy.ts";
+import { fixture, readFixtureNpy } from "./_helpers.ts";
 
-/** Absolute path of the repository root (with a trailing slash). */
-export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
-
-/** Absolute path of a file under fixtures/. */
-export function fixture(...parts: string[]): string {
-  return fileURLToPath(new URL(`../fixtures/${parts.join("/")}`, import.meta.url));
-}
-
-/** Reads a committed .npy fixture. */
-export function readFixtureNpy(...parts: string[]): NpyArray {
-  return decodeNpy(Deno.readFileSync(fixture(...parts)), parts.join("/"));
-}
-
-/** Max |a - b| over two equal-length arrays. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`Length mismatch: ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-/**
- * Runs the CLI (`deno run -A main.ts ...args`) and captures its output;
- * `wrapper` runs it under another program (e.g. setpriv).
- */
-export async function runCli(
-  args: string[],
-  opts: { stdin?: string; cwd?: string; wrapper?: string[] } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const argv = [Deno.execPath(), "run", "-A", `${ROOT}main.ts`, ...args];
-  const [cmd, ...rest] = [...(opts.wrapper ?? []), ...argv];
-  const child = new Deno.Command(cmd!, {
-    args: rest,
-    cwd: opts.cwd ?? ROOT,
-    stdin: opts.stdin !== undefined ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+export { fixture, maxAbsDiff, readFixtureNpy, ROOT, runCli } from "./_helpers.ts";
 
 /**
  * A command prefix that makes permission bits apply even to root (drops

@@ -49,20 +49,28 @@ export function assertAtMost(actual: number, limit: number, what: string): void 
 /**
  * Runs `fn` and asserts it leaves no new tfjs tensors behind.
  */
-export async function assertNoTensorLeak(fn: () => Promise<void> | void, what = "fn"): Promise<void> {
+export async function assertNoTensorLeak(
+  fn: () => Promise<void> | void,
+  what = "fn",
+): Promise<void> {
   const before = tf.memory().numTensors;
   await fn();
   const after = tf.memory().numTensors;
   if (after !== before) throw new Error(`${what} leaked ${after - before} tensors`);
 }
 
-/** Runs the CLI (`deno run -A main.ts ...args`) and captures its output. */
+/**
+ * Runs the CLI (`deno run -A main.ts ...args`) and captures its output;
+ * `wrapper` runs it under another program (e.g. setpriv).
+ */
 export async function runCli(
   args: string[],
-  opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
+  opts: { stdin?: string; cwd?: string; env?: Record<string, string>; wrapper?: string[] } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+  const argv = [Deno.execPath(), "run", "-A", `${ROOT}main.ts`, ...args];
+  const [program, ...rest] = [...(opts.wrapper ?? []), ...argv];
+  const cmd = new Deno.Command(program!, {
+    args: rest,
     cwd: opts.cwd ?? ROOT,
     stdin: opts.stdin !== undefined ? "piped" : "null",
     stdout: "piped",

@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { UserError } from "../cli/errors.ts";
 import { Rng } from "../probe/rng.ts";
+import { aptInstall, canAptInstall } from "../io/apt.ts";
 
 /** Where Debian installs the prompts. */
 export const DEFAULT_DATA_ROOT = "/usr/share/asterisk/sounds";
@@ -220,24 +221,12 @@ export async function ensureDemoData(root = DEFAULT_DATA_ROOT): Promise<boolean>
     const ok = await Deno.stat(join(root, lang.folder)).then((s) => s.isDirectory, () => false);
     if (!ok) missing.push(lang);
   }
-  if (!missing.length || Deno.uid() !== 0) return false;
+  if (!missing.length || !(await canAptInstall())) return false;
   const pkgs = missing.map((l) => l.pkg);
-  const apt = async (args: string[]) => {
-    const out = await new Deno.Command("apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "null",
-      stderr: "inherit",
-    }).output().catch(() => undefined);
-    return out?.success ?? false;
-  };
   console.error(`demo: installing the demo data: apt-get install -y ${pkgs.join(" ")}`);
-  if (!(await apt(["install", "-y", "-qq", ...pkgs]))) {
-    // A fresh machine may have no package lists yet.
-    if (!(await apt(["update", "-qq"])) || !(await apt(["install", "-y", "-qq", ...pkgs]))) {
-      console.error("demo: apt-get could not install the demo data");
-      return false;
-    }
+  if (!(await aptInstall(pkgs))) {
+    console.error("demo: apt-get could not install the demo data");
+    return false;
   }
   return true;
 }
