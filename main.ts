@@ -66,7 +66,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`atst: unknown command '${name}' (expected one of ${Object.keys(COMMANDS).join(", ")})`);
+    console.error(
+      `atst: unknown command '${name}' (expected one of ${Object.keys(COMMANDS).join(", ")})`,
+    );
     return 2;
   }
   return (await command.load()).run(rest);

@@ -47,7 +47,11 @@ for (const name of only) {
     args.push("--backends", values.backends);
   }
   console.log(`\n## ${name}`);
-  const out = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" })
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "inherit",
+    stderr: "inherit",
+  })
     .output();
   if (!out.success) {
     console.log(`${name}: FAILED (exit ${out.code})`);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** Writes `data` to `path` atomically, creating parent folders. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {

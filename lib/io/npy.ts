@@ -35,13 +35,19 @@ export function encodeNpy(arr: NpyArray): Uint8Array {
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   new DataView(out.buffer).setUint16(8, header.length, true);
   out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), 10 + header.length);
+  out.set(
+    new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength),
+    10 + header.length,
+  );
   return out;
 }
 
 /** Parses `.npy` bytes (versions 1.0-3.0; <f4, <f8, <i4, <i8 as float64, |b1/|u1 as int32). */
 export function decodeNpy(bytes: Uint8Array, name = "array"): NpyArray {
-  if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== "NUMPY") {
+  if (
+    bytes.length < 10 || bytes[0] !== 0x93 ||
+    String.fromCharCode(...bytes.subarray(1, 6)) !== "NUMPY"
+  ) {
     throw new Error(`'${name}' is not a .npy file`);
   }
   const major = bytes[6]!;

@@ -71,7 +71,9 @@ export class Progress {
       const frac = Math.min(1, this.#done / Math.max(this.#total, 1));
       const width = 20;
       const fill = Math.round(frac * width);
-      line = `${this.#label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${this.#done}/${this.#total}`;
+      line = `${this.#label} [${"#".repeat(fill)}${
+        "-".repeat(width - fill)
+      }] ${this.#done}/${this.#total}`;
       if (!final && rate > 0) line += ` eta ${fmtSecs((this.#total - this.#done) / rate)}`;
     }
     line += ` ${rate.toFixed(rate < 10 ? 2 : 0)}/s`;
