@@ -9,7 +9,10 @@
  * its reason instead of ending the benchmark.
  *
  * Usage: deno run -A bench/embed.ts [--backends cpu,native,wasm] [--size small]
- *        [--batch 8] [--seconds 6] [--batches 3]
+ *        [--batch 8] [--seconds 6] [--batches 5] [--warmup 3]
+ *
+ * Both sides run --warmup untimed batches first: V8 and tfjs need a few
+ * passes to reach steady speed, which is what a long embedding job sees.
  *
  * @module
  */
@@ -22,9 +25,10 @@ interface BenchSettings {
   batch: number;
   seconds: number;
   batches: number;
+  warmup: number;
 }
 
-const DEFAULTS: BenchSettings = { size: "small", batch: 8, seconds: 6, batches: 3 };
+const DEFAULTS: BenchSettings = { size: "small", batch: 8, seconds: 6, batches: 5, warmup: 3 };
 
 /** One backend's measurement, in this process; prints one JSON line. */
 async function child(backend: string, s: BenchSettings): Promise<void> {
@@ -47,7 +51,7 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
     frames,
   }));
   const opts = { chunkFrames: 601, blocks: 12, pool: "both" as const, batch: s.batch };
-  await embedClips(encoder, clips, opts); // warm-up: kernels, weights upload
+  for (let i = 0; i < s.warmup; i++) await embedClips(encoder, clips, opts); // untimed
   const times: number[] = [];
   for (let i = 0; i < s.batches; i++) {
     const t0 = performance.now();
@@ -98,6 +102,8 @@ function settingsArgs(s: BenchSettings): string[] {
     String(s.seconds),
     "--batches",
     String(s.batches),
+    "--warmup",
+    String(s.warmup),
   ];
 }
 
@@ -115,7 +121,7 @@ export async function benchEmbed(
 ): Promise<string[]> {
   const s: BenchSettings = { ...DEFAULTS, ...opts };
   const what =
-    `${s.size} model, ${s.seconds} s clips, batch ${s.batch}, last 12 blocks, median of ${s.batches}`;
+    `${s.size} model, ${s.seconds} s clips, batch ${s.batch}, last 12 blocks, median of ${s.batches} after ${s.warmup} untimed`;
   const lines = [`embed clips (${what}), ${navigator.hardwareConcurrency} cores:`];
   const ref = await runJson("/usr/bin/python3", [
     fileURLToPath(new URL("./embed_ref.py", import.meta.url)),
@@ -160,6 +166,7 @@ if (import.meta.main) {
       batch: { type: "string", default: String(DEFAULTS.batch) },
       seconds: { type: "string", default: String(DEFAULTS.seconds) },
       batches: { type: "string", default: String(DEFAULTS.batches) },
+      warmup: { type: "string", default: String(DEFAULTS.warmup) },
     },
   });
   const s: BenchSettings = {
@@ -167,6 +174,7 @@ if (import.meta.main) {
     batch: Number(values.batch),
     seconds: Number(values.seconds),
     batches: Number(values.batches),
+    warmup: Number(values.warmup),
   };
   if (values.child) await child(values.child, s);
   else {for (const line of await benchEmbed({ backends: values.backends!.split(","), ...s })) {
