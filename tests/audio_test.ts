@@ -6,6 +6,7 @@ import { decodeToAudio, loadAudio, toMono16k } from "../lib/audio/load.ts";
 import { intScalingOf } from "../lib/audio/pcm_scale.ts";
 import { resample } from "../lib/audio/resample.ts";
 import { logMel } from "../lib/features/mel.ts";
+import { floatWav } from "./_model_inputs.ts";
 
 const CODECS = [
   "wav_u8.wav",
@@ -109,33 +110,13 @@ Deno.test("bad inputs raise InputError naming the file and a clear reason", asyn
   });
 });
 
-/** A mono 32-bit float WAV holding `values`. */
-function floatWav(values: number[], rate = 16000): Uint8Array {
-  const data = new Float32Array(values);
-  const out = new Uint8Array(44 + data.byteLength);
-  const dv = new DataView(out.buffer);
-  const ascii = (at: number, s: string) =>
-    [...s].forEach((c, i) => (out[at + i] = c.charCodeAt(0)));
-  ascii(0, "RIFF");
-  dv.setUint32(4, 36 + data.byteLength, true);
-  ascii(8, "WAVEfmt ");
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 3, true); // IEEE float
-  dv.setUint16(22, 1, true);
-  dv.setUint32(24, rate, true);
-  dv.setUint32(28, rate * 4, true);
-  dv.setUint16(32, 4, true);
-  dv.setUint16(34, 32, true);
-  ascii(36, "data");
-  dv.setUint32(40, data.byteLength, true);
-  out.set(new Uint8Array(data.buffer), 44);
-  return out;
-}
-
 Deno.test("float WAV with NaN samples is rejected; valid float WAV passes through exactly", async () => {
-  const ok = await decodeToAudio(floatWav([0.5, -0.25, 0.125]), "ok.wav");
+  const ok = await decodeToAudio(floatWav(new Float32Array([0.5, -0.25, 0.125])), "ok.wav");
   assert.deepEqual(Array.from(ok.samples), [0.5, -0.25, 0.125]);
-  await assert.rejects(decodeToAudio(floatWav([0.5, NaN, 0.1]), "nan.wav"), /NaN or infinite/);
+  await assert.rejects(
+    decodeToAudio(floatWav(new Float32Array([0.5, NaN, 0.1])), "nan.wav"),
+    /NaN or infinite/,
+  );
 });
 
 Deno.test("integer PCM is scaled k / 2^(b-1) as torchaudio does (bit depth read from the header)", async () => {

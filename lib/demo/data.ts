@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { UserError } from "../cli/errors.ts";
 import { Rng } from "../probe/rng.ts";
 import { aptInstall, canAptInstall } from "../io/apt.ts";
+import { listFilesSorted } from "../io/walk.ts";
 
 /** Where Debian installs the prompts. */
 export const DEFAULT_DATA_ROOT = "/usr/share/asterisk/sounds";
@@ -98,22 +99,12 @@ async function readHeader(path: string, n = 4096): Promise<Uint8Array> {
   }
 }
 
-async function listWavs(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    const entries: Deno.DirEntry[] = [];
-    for await (const e of Deno.readDir(d)) entries.push(e);
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      // silence/ holds digital silence of fixed lengths: no language in it.
-      if (e.isDirectory && e.name !== "silence") await walk(join(d, e.name));
-      else if (e.isFile && e.name.endsWith(".wav") && !NON_SPEECH.has(e.name)) {
-        out.push(join(d, e.name));
-      }
-    }
-  };
-  await walk(dir);
-  return out;
+function listWavs(dir: string): Promise<string[]> {
+  return listFilesSorted(dir, {
+    file: (name) => name.endsWith(".wav") && !NON_SPEECH.has(name),
+    // silence/ holds digital silence of fixed lengths: no language in it.
+    folder: (name) => name !== "silence",
+  });
 }
 
 /**

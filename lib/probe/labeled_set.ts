@@ -7,6 +7,7 @@
  */
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../cli/errors.ts";
+import { listFilesSorted } from "../io/walk.ts";
 
 /** The three roles an example can play. */
 export type Split = "train" | "valid" | "test";
@@ -186,20 +187,10 @@ export function parseLabeledCsv(text: string, source: string): LabeledSet {
   return { items, source, multiLabel: false, hasSplit: iSplit >= 0, hasFold: iFold >= 0 };
 }
 
-async function listAudio(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    const entries: Deno.DirEntry[] = [];
-    for await (const e of Deno.readDir(d)) entries.push(e);
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory) await walk(p);
-      else if (AUDIO_EXTENSIONS.some((x) => e.name.toLowerCase().endsWith(x))) out.push(p);
-    }
-  };
-  await walk(dir);
-  return out;
+function listAudio(dir: string): Promise<string[]> {
+  return listFilesSorted(dir, {
+    file: (name) => AUDIO_EXTENSIONS.some((x) => name.toLowerCase().endsWith(x)),
+  });
 }
 
 async function subfolders(dir: string): Promise<string[]> {
