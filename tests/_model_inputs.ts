@@ -41,26 +41,3 @@ export function audio(seconds: number, seed: number): Float32Array {
   }
   return x;
 }
-
-/** A mono IEEE-float WAV file of `samples` (exact: no quantisation). */
-export function floatWav(samples: Float32Array, rate = 16000): Uint8Array {
-  const out = new Uint8Array(44 + samples.length * 4);
-  const dv = new DataView(out.buffer);
-  const tag = (o: number, s: string) =>
-    [...s].forEach((c, i) => dv.setUint8(o + i, c.charCodeAt(0)));
-  tag(0, "RIFF");
-  dv.setUint32(4, 36 + samples.length * 4, true);
-  tag(8, "WAVE");
-  tag(12, "fmt ");
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 3, true); // IEEE float
-  dv.setUint16(22, 1, true);
-  dv.setUint32(24, rate, true);
-  dv.setUint32(28, rate * 4, true);
-  dv.setUint16(32, 4, true);
-  dv.setUint16(34, 32, true);
-  tag(36, "data");
-  dv.setUint32(40, samples.length * 4, true);
-  new Float32Array(out.buffer, 44).set(samples);
-  return out;
-}

@@ -6,7 +6,7 @@ import { decodeToAudio, loadAudio, toMono16k } from "../lib/audio/load.ts";
 import { intScalingOf } from "../lib/audio/pcm_scale.ts";
 import { resample } from "../lib/audio/resample.ts";
 import { logMel } from "../lib/features/mel.ts";
-import { floatWav } from "./_model_inputs.ts";
+import { floatWav } from "./_helpers.ts";
 
 const CODECS = [
   "wav_u8.wav",

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { readNpy } from "../lib/io/npy.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { embedFiles, type EmbedResult } from "../lib/embed/embed_files.ts";
-import { fixture, maxAbsDiff, runCli } from "./_helpers.ts";
-import { audio, floatWav } from "./_model_inputs.ts";
+import { fixture, floatWav, maxAbsDiff, runCli } from "./_helpers.ts";
+import { audio } from "./_model_inputs.ts";
 
 const A = fixture("model", "a.ckpt");
 

@@ -5,8 +5,8 @@ import { useBackend } from "../lib/backend/backend.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { clipChunks, embedClips, embedFrames } from "../lib/embed/pooling.ts";
 import { embedFiles, type EmbedInput, type EmbedResult } from "../lib/embed/embed_files.ts";
-import { assertAtMost, fixture, readFixtureNpy, relErr } from "./_helpers.ts";
-import { audio, floatWav, type ModelRefs, signal } from "./_model_inputs.ts";
+import { assertAtMost, fixture, floatWav, readFixtureNpy, relErr } from "./_helpers.ts";
+import { audio, type ModelRefs, signal } from "./_model_inputs.ts";
 
 const refs: ModelRefs & {
   a_audio: Record<string, { seconds: number; seed: number; frames: number; embedding: number[] }>;

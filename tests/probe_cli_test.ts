@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeNpy } from "../lib/io/npy.ts";
 import { Rng } from "../lib/probe/rng.ts";
+import { pcm16Wav } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -130,7 +131,7 @@ Deno.test("atst probe --model embeds the audio, caches it and names the model in
         { length: 4000 },
         (_, t) => 0.4 * Math.sin((2 * Math.PI * f * t) / 16000) + 0.01 * (i + 1) * Math.sin(t),
       );
-      await Deno.writeFile(join(dir, `${i}.wav`), wav16k(s));
+      await Deno.writeFile(join(dir, `${i}.wav`), pcm16Wav(s));
       rows.push(`${i}.wav,${i % 2 ? "high" : "low"},${["train", "train", "valid", "test"][i % 4]}`);
     }
     await Deno.writeTextFile(join(dir, "labels.csv"), rows.join("\n") + "\n");
@@ -165,7 +166,7 @@ Deno.test("atst probe reads what atst embed writes (.npy folder and JSON Lines) 
         { length: 3200 },
         (_, t) => 0.3 * Math.sin((2 * Math.PI * f * t) / 16000) + 0.02 * Math.sin(0.1 * i * t),
       );
-      await Deno.writeFile(join(dir, "audio", `${i}.wav`), wav16k(s));
+      await Deno.writeFile(join(dir, "audio", `${i}.wav`), pcm16Wav(s));
       rows.push(
         `audio/${i}.wav,${i % 2 ? "high" : "low"},${
           ["train", "train", "train", "valid", "test"][i % 5]
@@ -213,27 +214,6 @@ Deno.test("atst probe reads what atst embed writes (.npy folder and JSON Lines) 
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** 16-bit PCM mono 16 kHz WAV bytes. */
-function wav16k(samples: Float32Array): Uint8Array {
-  const out = new Uint8Array(44 + samples.length * 2);
-  const dv = new DataView(out.buffer);
-  const tag = (o: number, s: string) => [...s].forEach((ch, i) => (out[o + i] = ch.charCodeAt(0)));
-  tag(0, "RIFF");
-  dv.setUint32(4, 36 + samples.length * 2, true);
-  tag(8, "WAVEfmt ");
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true);
-  dv.setUint16(22, 1, true);
-  dv.setUint32(24, 16000, true);
-  dv.setUint32(28, 32000, true);
-  dv.setUint16(32, 2, true);
-  dv.setUint16(34, 16, true);
-  tag(36, "data");
-  dv.setUint32(40, samples.length * 2, true);
-  samples.forEach((v, i) => dv.setInt16(44 + 2 * i, Math.round(v * 32767), true));
-  return out;
-}
 
 Deno.test("atst probe rejects bad input with one line, exit 2 and no report left behind", async (t) => {
   const cases: {

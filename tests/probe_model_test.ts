@@ -7,32 +7,9 @@ import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { embedFiles } from "../lib/embed/embed_files.ts";
 import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
 import { embedWithModel } from "../lib/probe/model_embeddings.ts";
+import { pcm16Wav } from "./_helpers.ts";
 
 const MODEL = new URL("../fixtures/model/b.safetensors", import.meta.url).pathname;
-
-/** 16-bit PCM mono 16 kHz WAV bytes. */
-function wav(samples: Float32Array): Uint8Array {
-  const out = new Uint8Array(44 + samples.length * 2);
-  const dv = new DataView(out.buffer);
-  const tag = (o: number, s: string) => [...s].forEach((ch, i) => (out[o + i] = ch.charCodeAt(0)));
-  tag(0, "RIFF");
-  dv.setUint32(4, 36 + samples.length * 2, true);
-  tag(8, "WAVE");
-  tag(12, "fmt ");
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true); // PCM
-  dv.setUint16(22, 1, true); // mono
-  dv.setUint32(24, 16000, true);
-  dv.setUint32(28, 32000, true);
-  dv.setUint16(32, 2, true);
-  dv.setUint16(34, 16, true);
-  tag(36, "data");
-  dv.setUint32(40, samples.length * 2, true);
-  samples.forEach((v, i) =>
-    dv.setInt16(44 + 2 * i, Math.round(Math.max(-1, Math.min(1, v)) * 32767), true)
-  );
-  return out;
-}
 
 /** Six clips: tones at 300/500 Hz (two files share content) and chirps; labels tone/chirp. */
 async function audioSet(dir: string): Promise<string> {
@@ -45,7 +22,7 @@ async function audioSet(dir: string): Promise<string> {
       (_, t) => 0.5 * Math.sin(2 * Math.PI * f * t * (tone ? 1 : 1 + t / 16000) / 16000),
     );
     await Deno.mkdir(join(dir, "audio"), { recursive: true });
-    await Deno.writeFile(join(dir, "audio", `${i}.wav`), wav(s));
+    await Deno.writeFile(join(dir, "audio", `${i}.wav`), pcm16Wav(s));
     rows.push(`audio/${i}.wav,${tone ? "tone" : "chirp"},train`);
   }
   const csv = join(dir, "labels.csv");
