@@ -104,13 +104,9 @@ export async function embedClips(
     const N = Math.floor(x.shape[2] / encoder.cfg.patchFrames);
     const pooled = tf.tidy(() => {
       const outs = encoder.blockOutputs(x, lengths, n); // n x [B, 1+N, D]
-      const { valid, denom } = poolMasks(group, N, encoder.cfg.patchFrames, opts.correctedMean);
-      const all = tf.stack(outs, 1) as tf.Tensor4D; // [B, n, 1+N, D]
-      const B = group.length;
-      const c = tf.reshape(tf.slice(all, [0, 0, 0, 0], [B, n, 1, D]), [B, n, D]); // [B, n, D]
-      const tokens = tf.slice(all, [0, 0, 1, 0], [B, n, N, D]); // [B, n, N, D]
-      const m = tf.div(tf.sum(tf.mul(tokens, valid), 2), denom); // [B, n, D]
-      return tf.stack([c, m], 1); // [B, 2, n, D]
+      // CLS pick and masked mean as one product per block: no copy of the n outputs.
+      const weights = poolWeights(group, N, encoder.cfg.patchFrames, opts.correctedMean); // [B, 2, 1+N]
+      return tf.stack(outs.map((y) => tf.matMul(weights, y)), 2); // [B, 2, n, D]
     });
     const data = await pooled.data();
     pooled.dispose();
@@ -139,22 +135,21 @@ export async function embedClips(
 }
 
 /**
- * [B, 1, N, 1] validity of patch tokens and the [B, 1, 1] divisor of their
- * sum: floor(length / 4) (+1e-6, as the reference) or, corrected, the number
+ * [B, 2, 1+N] pooling weights of each piece's tokens: row 0 picks the CLS
+ * token, row 1 averages the valid patch tokens, dividing their sum by
+ * floor(length / 4) (+1e-6, as the reference) or, corrected, by the number
  * of valid tokens in the piece.
  */
-function poolMasks(group: Piece[], N: number, P: number, corrected = false) {
-  const valid = new Float32Array(group.length * N);
-  const denom = new Float32Array(group.length);
+function poolWeights(group: Piece[], N: number, P: number, corrected = false): tf.Tensor3D {
+  const w = new Float32Array(group.length * 2 * (1 + N));
   group.forEach((p, b) => {
     const nValid = Math.min(Math.floor(p.length / P), Math.floor(p.width / P));
-    for (let j = 0; j < nValid; j++) valid[b * N + j] = 1;
-    denom[b] = (corrected ? nValid : Math.floor(p.length / P)) + 1e-6;
+    const scale = 1 / ((corrected ? nValid : Math.floor(p.length / P)) + 1e-6);
+    const row = b * 2 * (1 + N);
+    w[row] = 1;
+    for (let j = 0; j < nValid; j++) w[row + 1 + N + 1 + j] = scale;
   });
-  return {
-    valid: tf.tensor4d(valid, [group.length, 1, N, 1]),
-    denom: tf.tensor3d(denom, [group.length, 1, 1]),
-  };
+  return tf.tensor3d(w, [group.length, 2, 1 + N]);
 }
 
 /** Options of the frame protocol. */

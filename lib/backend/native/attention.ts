@@ -13,6 +13,7 @@ import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Blas } from "./_blas.ts";
 import type { Dnnl } from "./_dnnl.ts";
 import { softmaxRows } from "./softmax.ts";
+import { allocF32 } from "./buffer_pool.ts";
 
 const ATTN = "AtstAttention";
 const ATTN_GRAD = "AtstAttentionGrad";
@@ -90,7 +91,7 @@ export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): 
         const [B, N, D3] = qkvI.shape as [number, number, number];
         const D = D3 / 3, hd = D / H;
         const qkv = vals(b, qkvI), mask = vals(b, inputs.mask as Info);
-        const ctx = new Float32Array(B * N * D), probs = new Float32Array(B * H * N * N);
+        const ctx = allocF32(b, B * N * D), probs = allocF32(b, B * H * N * N);
         blas.setThreads(1); // per-head products are small (see matmul.ts)
         try {
           for (let bi = 0; bi < B; bi++) {
@@ -155,7 +156,7 @@ export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): 
         const qkv = vals(b, qkvI),
           probs = vals(b, inputs.probs as Info),
           dy = vals(b, inputs.dy as Info);
-        const dqkv = new Float32Array(B * N * D3), dS = new Float32Array(N * N);
+        const dqkv = allocF32(b, B * N * D3), dS = new Float32Array(N * N);
         blas.setThreads(1);
         try {
           for (let bi = 0; bi < B; bi++) {

@@ -10,6 +10,7 @@
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { fastErf } from "./_fast_math.ts";
+import { allocF32 } from "./buffer_pool.ts";
 
 type TensorInfo = tf.TensorInfo;
 type BinaryLoop = (
@@ -138,7 +139,7 @@ export function elementwiseKernels(backendName: string): tf.KernelConfig[] {
         const plan = broadcastPlan(a.shape, b.shape, shape);
         if (!plan) return cpu.kernelFunc(args);
         const backend = args.backend as MathBackendCPU;
-        const out = new Float32Array(tf.util.sizeFromShape(shape));
+        const out = allocF32(backend, tf.util.sizeFromShape(shape));
         if (out.length > 0) {
           const av = backend.data.get(a.dataId).values as Float32Array;
           const bv = backend.data.get(b.dataId).values as Float32Array;
@@ -159,7 +160,7 @@ export function elementwiseKernels(backendName: string): tf.KernelConfig[] {
         if (x.dtype !== "float32") return cpu.kernelFunc(args);
         const backend = args.backend as MathBackendCPU;
         const xv = backend.data.get(x.dataId).values as Float32Array;
-        const out = new Float32Array(xv.length);
+        const out = allocF32(backend, xv.length);
         loop(xv, out);
         return backend.makeTensorInfo(x.shape, "float32", out);
       },

@@ -12,6 +12,7 @@ import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { fastErf } from "./_fast_math.ts";
 import type { Dnnl } from "./_dnnl.ts";
+import { allocF32 } from "./buffer_pool.ts";
 
 const GELU = "AtstGelu";
 const GELU_GRAD = "AtstGeluGrad";
@@ -177,7 +178,7 @@ export function fusedOpKernels(backendName: string, dnnl?: Dnnl): tf.KernelConfi
       backendName,
       kernelFunc: ({ inputs, backend }) => {
         const b = backend as MathBackendCPU, x = inputs.x as Info;
-        const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+        const out = allocF32(b, tf.util.sizeFromShape(x.shape));
         if (dnnl) dnnl.gelu(vals(b, x), out);
         else geluForward(vals(b, x), out);
         return b.makeTensorInfo(x.shape, "float32", out);
@@ -188,7 +189,7 @@ export function fusedOpKernels(backendName: string, dnnl?: Dnnl): tf.KernelConfi
       backendName,
       kernelFunc: ({ inputs, backend }) => {
         const b = backend as MathBackendCPU, x = inputs.x as Info, dy = inputs.dy as Info;
-        const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+        const out = allocF32(b, tf.util.sizeFromShape(x.shape));
         if (dnnl) dnnl.geluGrad(vals(b, dy), vals(b, x), out);
         else geluBackward(vals(b, dy), vals(b, x), out);
         return b.makeTensorInfo(x.shape, "float32", out);
@@ -207,7 +208,7 @@ export function fusedOpKernels(backendName: string, dnnl?: Dnnl): tf.KernelConfi
           throw new Error(`LayerNorm weight ${w.shape} and bias ${bias.shape} must both be [${d}]`);
         }
         const size = tf.util.sizeFromShape(x.shape), rows = d > 0 ? size / d : 0;
-        const y = new Float32Array(size),
+        const y = allocF32(b, size),
           mean = new Float32Array(rows),
           rstd = new Float32Array(rows);
         lnForward(
@@ -234,7 +235,7 @@ export function fusedOpKernels(backendName: string, dnnl?: Dnnl): tf.KernelConfi
         const b = backend as MathBackendCPU;
         const x = inputs.x as Info, w = inputs.weight as Info;
         const size = tf.util.sizeFromShape(x.shape), d = w.shape[0]!;
-        const dx = new Float32Array(size), dw = new Float32Array(d), db = new Float32Array(d);
+        const dx = allocF32(b, size), dw = new Float32Array(d), db = new Float32Array(d);
         lnBackward(
           vals(b, inputs.dy as Info),
           vals(b, x),

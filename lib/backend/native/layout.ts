@@ -7,6 +7,13 @@
  */
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { allocF32 } from "./buffer_pool.ts";
+
+/** An output array of `dtype` whose contents the kernel fully overwrites (pooled for float32). */
+export const alloc = (backend: MathBackendCPU, dtype: string, n: number): Values =>
+  dtype === "float32"
+    ? allocF32(backend, n)
+    : tf.util.getTypedArrayFromDType(dtype as "int32", n) as Values;
 
 type TensorInfo = tf.TensorInfo;
 type Values = Float32Array | Int32Array | Uint8Array;
@@ -166,7 +173,7 @@ export function layoutKernels(backendName: string): tf.KernelConfig[] {
       const backend = args.backend as MathBackendCPU;
       const xv = backend.data.get(x.dataId).values as Values;
       const shape = perm.map((p) => x.shape[p]!);
-      const out = tf.util.getTypedArrayFromDType(x.dtype as "float32", xv.length) as Values;
+      const out = alloc(backend, x.dtype, xv.length);
       transposeInto(xv, x.shape, perm, out);
       return backend.makeTensorInfo(shape, x.dtype, out);
     },
@@ -191,10 +198,7 @@ export function layoutKernels(backendName: string): tf.KernelConfig[] {
       const xv = backend.data.get(x.dataId).values as Values;
       const strides = tf.util.computeStrides(x.shape).concat([1]);
       const offset = $begin.reduce((s, b, i) => s + b * strides[i]!, 0);
-      const out = tf.util.getTypedArrayFromDType(
-        x.dtype as "float32",
-        tf.util.sizeFromShape($size),
-      ) as Values;
+      const out = alloc(backend, x.dtype, tf.util.sizeFromShape($size));
       stridedCopy(xv, offset, $size, strides.slice(0, x.shape.length), out);
       return backend.makeTensorInfo($size, x.dtype, out);
     },

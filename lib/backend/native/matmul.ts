@@ -9,6 +9,7 @@
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Blas } from "./_blas.ts";
+import { allocF32 } from "./buffer_pool.ts";
 import { applyActivationInPlace, hasInPlaceActivation } from "./activations.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -85,8 +86,9 @@ export function matMulValues(
   const batchOut = broadcastBatch(batchA, batchB);
   const nBatch = batchOut.reduce((p, d) => p * d, 1);
   const shape = [...batchOut, m, n];
-  const out = new Float32Array(nBatch * m * n);
+  const out = allocF32(backend, nBatch * m * n); // every element is written below
   if (init) init(out, nBatch * m, n);
+  else if (k === 0) out.fill(0);
   if (out.length === 0 || k === 0) return { values: out, shape };
   const av = f32(backend, a), bv = f32(backend, b);
   const beta = init ? 1 : 0;

@@ -9,7 +9,7 @@
  */
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { stridedCopy } from "./layout.ts";
+import { alloc, stridedCopy } from "./layout.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Values = Float32Array | Int32Array | Uint8Array;
@@ -17,8 +17,6 @@ type Values = Float32Array | Int32Array | Uint8Array;
 const plain = (t: TensorInfo) => t.dtype !== "complex64" && t.dtype !== "string";
 const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 const values = (b: MathBackendCPU, t: TensorInfo) => b.data.get(t.dataId).values as Values;
-const alloc = (dtype: string, n: number) =>
-  tf.util.getTypedArrayFromDType(dtype as "float32", n) as Values;
 
 /** Joins same-dtype `parts` along `axis` (their other dims equal) into `out`. */
 function concatInto(parts: { v: Values; shape: number[] }[], axis: number, out: Values): void {
@@ -54,7 +52,7 @@ export function pieceKernels(backendName: string): tf.KernelConfig[] {
         const $axis = tf.util.parseAxisParam(axis, inputs[0]!.shape)[0]!;
         const shape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), $axis);
         const backend = args.backend as MathBackendCPU;
-        const out = alloc(dtype!, size(shape));
+        const out = alloc(backend, dtype!, size(shape));
         concatInto(inputs.map((t) => ({ v: values(backend, t), shape: t.shape })), $axis, out);
         return backend.makeTensorInfo(shape, dtype!, out);
       },
@@ -74,7 +72,7 @@ export function pieceKernels(backendName: string): tf.KernelConfig[] {
         const one = [...first.shape.slice(0, $axis), 1, ...first.shape.slice($axis)];
         const shape = [...first.shape.slice(0, $axis), inputs.length, ...first.shape.slice($axis)];
         const backend = args.backend as MathBackendCPU;
-        const out = alloc(first.dtype, size(shape));
+        const out = alloc(backend, first.dtype, size(shape));
         concatInto(inputs.map((t) => ({ v: values(backend, t), shape: one })), $axis, out);
         return backend.makeTensorInfo(shape, first.dtype, out);
       },
@@ -94,7 +92,7 @@ export function pieceKernels(backendName: string): tf.KernelConfig[] {
         const backend = args.backend as MathBackendCPU;
         const v = values(backend, value);
         return Array.from({ length: n }, (_, k) => {
-          const out = alloc(value.dtype, size(shape));
+          const out = alloc(backend, value.dtype, size(shape));
           stridedCopy(v, k * strides[$axis]!, dims, strides.slice(0, r), out);
           return backend.makeTensorInfo(shape, value.dtype, out);
         });
@@ -118,7 +116,7 @@ export function pieceKernels(backendName: string): tf.KernelConfig[] {
         let begin = 0;
         return sizes.map((s) => {
           const shape = x.shape.map((d, i) => (i === $axis ? s : d));
-          const out = alloc(x.dtype, size(shape));
+          const out = alloc(backend, x.dtype, size(shape));
           stridedCopy(v, begin * strides[$axis]!, shape, strides.slice(0, x.shape.length), out);
           begin += s;
           return backend.makeTensorInfo(shape, x.dtype, out);
@@ -137,8 +135,8 @@ export function pieceKernels(backendName: string): tf.KernelConfig[] {
         if (!plain(x) || x.shape.length === 0) return cpuPad(args);
         const shape = x.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
         const backend = args.backend as MathBackendCPU;
-        const out = alloc(x.dtype, size(shape));
-        if (constantValue !== 0) out.fill(constantValue);
+        const out = alloc(backend, x.dtype, size(shape));
+        out.fill(constantValue); // the pool's buffers are not zeroed
         const v = values(backend, x);
         // Copy x's last-axis rows into the interior, walking x's outer index like an odometer.
         const r = x.shape.length, row = x.shape[r - 1]!;

@@ -17,13 +17,13 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { loadBlas } from "./_blas.ts";
 import { loadDnnl } from "./_dnnl.ts";
 import { matMulKernels } from "./matmul.ts";
 import { fastKernels } from "./kernels.ts";
 import { fusedOpKernels } from "./fused_ops.ts";
 import { attentionKernels } from "./attention.ts";
+import { PooledCpuBackend } from "./buffer_pool.ts";
 
 /** Name the backend is registered under. */
 export const NATIVE_BACKEND = "native";
@@ -79,7 +79,7 @@ async function register(): Promise<NativeStatus> {
   }
   for (const k of overrides) tf.registerKernel(k);
   // Priority 0: below cpu (1) and wasm (2), so registering never changes tfjs's default.
-  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 0);
+  tf.registerBackend(NATIVE_BACKEND, () => new PooledCpuBackend(), 0);
   const threads = blas.threads > 0 ? `, ${blas.threads} threads` : "";
   const libs = [`${blas.path} (${blas.config || "BLAS"}${threads})`];
   libs.push(dnnl ? `${dnnl.path} (oneDNN: softmax, GELU)` : `no oneDNN: ${dnnlOrReason}`);

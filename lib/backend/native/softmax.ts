@@ -8,6 +8,7 @@
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Dnnl } from "./_dnnl.ts";
+import { allocF32 } from "./buffer_pool.ts";
 
 /** Row-wise softmax of `x` viewed as [rows, n] into `out`. */
 export function softmaxRows(x: Float32Array, n: number, out: Float32Array): void {
@@ -42,7 +43,7 @@ export function softmaxKernel(backendName: string, dnnl?: Dnnl): tf.KernelConfig
       }
       const backend = args.backend as MathBackendCPU;
       const x = backend.data.get(logits.dataId).values as Float32Array;
-      const out = new Float32Array(x.length);
+      const out = allocF32(backend, x.length);
       const n = logits.shape[rank - 1]!;
       if (dnnl && n > 0) dnnl.softmax(x, n, out);
       else softmaxRows(x, n, out);
