@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
+import type { tf } from "../tf.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 
 /** Buffers smaller than this (elements) come from V8's heap as usual. */
