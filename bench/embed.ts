@@ -123,18 +123,32 @@ export async function benchEmbed(
   const what =
     `${s.size} model, ${s.seconds} s clips, batch ${s.batch}, last 12 blocks, median of ${s.batches} after ${s.warmup} untimed`;
   const lines = [`embed clips (${what}), ${navigator.hardwareConcurrency} cores:`];
-  const ref = await runJson("/usr/bin/python3", [
-    fileURLToPath(new URL("./embed_ref.py", import.meta.url)),
-    ...settingsArgs(s),
-  ]);
+  // The target is against torch's default thread count (1 on this Debian build, even with
+  // 2 cores); torch on every core is printed too, since ours uses every core.
+  const refScript = fileURLToPath(new URL("./embed_ref.py", import.meta.url));
+  const ref = await runJson("/usr/bin/python3", [refScript, ...settingsArgs(s)]);
   const refRate = ref.ok ? ref.value.clips_per_s : NaN;
   lines.push(
     ref.ok
       ? `  pytorch ${"(ref)".padEnd(8)} ${
         refRate.toFixed(3)
-      } clips/s (${ref.value.threads} threads)`
+      } clips/s (${ref.value.threads} threads, torch's default)`
       : `  pytorch reference failed: ${ref.why}`,
   );
+  const cores = navigator.hardwareConcurrency;
+  const allCores = ref.ok && ref.value.threads !== cores
+    ? await runJson("/usr/bin/python3", [refScript, ...settingsArgs(s), "--threads", String(cores)])
+    : undefined;
+  if (allCores) {
+    lines.push(
+      allCores.ok
+        ? `  pytorch ${`(${cores} thr)`.padEnd(8)} ${
+          allCores.value.clips_per_s.toFixed(3)
+        } clips/s (${allCores.value.threads} threads, for comparison)`
+        : `  pytorch on ${cores} threads failed: ${allCores.why}`,
+    );
+  }
+  const allRate = allCores?.ok ? allCores.value.clips_per_s : NaN;
   for (const b of opts.backends) {
     const r = await runJson(Deno.execPath(), [
       "run",
@@ -149,7 +163,8 @@ export async function benchEmbed(
       continue;
     }
     const rate = r.value.clips_per_s;
-    const ratio = ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "";
+    const ratio = (ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "") +
+      (Number.isFinite(allRate) ? ` (${(rate / allRate).toFixed(3)}x on ${cores} threads)` : "");
     const batches = r.value.batch_s.map((x) => x.toFixed(2)).join(", ");
     lines.push(`  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (batches ${batches} s)${ratio}`);
   }

@@ -4,6 +4,7 @@ authors' AST, float32, eval, no_grad) with the spec 4.1 chunk protocol on
 log-mel inputs. Prints one JSON line: {"clips_per_s", "batch_s", "threads"}.
 
 Usage: /usr/bin/python3 bench/embed_ref.py [--size small] [--batch 8] [--seconds 6] [--batches 3]
+       [--warmup 3] [--threads n]   (threads: torch's default unless given)
 """
 import argparse
 import json
@@ -26,7 +27,10 @@ def main():
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--batches", type=int, default=3)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
     a = p.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = AST(*SIZES[a.size]).float().eval()
     frames = int(a.seconds * 100) + 1

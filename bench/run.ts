@@ -17,7 +17,7 @@ const SECTIONS: Record<string, { file: string; args: string[] }> = {
   // minutes per batch here; add it with --backends native,wasm,cpu).
   embed: { file: "./embed.ts", args: ["--backends", "native,wasm"] },
   // pretrain: one full student+teacher step, small, batch 8, two 6 s views, vs PyTorch.
-  pretrain: { file: "./pretrain.ts", args: ["--backends", "native,wasm", "--steps", "2"] },
+  pretrain: { file: "./pretrain.ts", args: ["--backends", "native,wasm"] },
   // native: forward and forward+backward of ATST-small with peak RSS of each side vs PyTorch.
   native: { file: "./native_ops.ts", args: ["--backends", "native", "--train", "--rounds", "2"] },
 };
