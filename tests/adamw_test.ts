@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
 import { AdamW, paramGroups } from "../lib/train/adamw.ts";
 import { type Arr, assertNoTensorLeak, GOLDEN, maxAbsDiff, tensorOf } from "./_train_golden.ts";
+import { ignore } from "./_native.ts";
 
 Deno.test("parameter groups decay weights of rank >= 2 and spare biases and norms", () => {
   const params = new Map<string, tf.Variable>();
@@ -15,6 +16,24 @@ Deno.test("parameter groups decay weights of rank >= 2 and spare biases and norm
 });
 
 Deno.test("AdamW matches the transformers algorithm over three steps with changing lr and wd", async () => {
+  await tf.setBackend("cpu");
+  await goldenAdamW();
+});
+
+Deno.test({
+  name: "AdamW's fused native kernel matches the transformers algorithm too",
+  ignore,
+  async fn() {
+    await tf.setBackend("native");
+    try {
+      await goldenAdamW();
+    } finally {
+      await tf.setBackend("cpu");
+    }
+  },
+});
+
+async function goldenAdamW() {
   const g = GOLDEN.adamw;
   const params = new Map<string, tf.Variable>();
   for (const [k, v] of Object.entries(g.init as Record<string, Arr>)) {
@@ -52,7 +71,7 @@ Deno.test("AdamW matches the transformers algorithm over three steps with changi
   assert.equal(opt.state().size, 8);
   opt.dispose();
   for (const v of params.values()) v.dispose();
-});
+}
 
 Deno.test("AdamW state saved and restored continues identically", () => {
   const mk = (name: string) =>

@@ -7,6 +7,7 @@
  * @module
  */
 import { type Tensor, tf, type Variable } from "../backend/tf.ts";
+import { adamwStep } from "../backend/native/update_ops.ts";
 
 /** Which parameters are weight-decayed. */
 export interface ParamGroups {
@@ -83,17 +84,12 @@ export class AdamW {
       if (!g) continue;
       const m = this.#moment(this.#m, "m", name, p);
       const v = this.#moment(this.#v, "v", name, p);
-      tf.tidy(() => {
-        const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        m.assign(mNew);
-        v.assign(vNew);
-        const denom = tf.add(tf.sqrt(vNew), eps);
-        let pNew = tf.sub(p, tf.mul(tf.div(mNew, denom), stepSize));
-        // Decoupled decay on the updated parameter: p <- p - lr * wd * p.
-        if (this.#decay.has(name) && wd > 0) pNew = tf.add(pNew, tf.mul(pNew, -lr * wd));
-        p.assign(pNew);
-      });
+      const decay = this.#decay.has(name) && wd > 0 ? -lr * wd : 0;
+      const [pNew, mNew, vNew] = adamwStep(p, g, m, v, { beta1, beta2, eps, stepSize, decay });
+      m.assign(mNew);
+      v.assign(vNew);
+      p.assign(pNew);
+      tf.dispose([pNew, mNew, vNew]);
     }
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Tensor, type Tensor2D, tf, type Variable } from "../backend/tf.ts";
+import { emaStep } from "../backend/native/update_ops.ts";
 
 type Scalar = tf.Scalar;
 
@@ -65,6 +66,8 @@ export function emaUpdate(
   for (const [name, t] of teacher) {
     const s = student.get(name);
     if (!s) throw new Error(`EMA: student has no parameter '${name}'`);
-    tf.tidy(() => t.assign(tf.add(tf.mul(t, m), tf.mul(s, 1 - m))));
+    const next = emaStep(t, s, m);
+    t.assign(next);
+    next.dispose();
   }
 }

@@ -24,6 +24,7 @@ import { fastKernels } from "./kernels.ts";
 import { fusedOpKernels } from "./fused_ops.ts";
 import { attentionKernels } from "./attention.ts";
 import { PooledCpuBackend } from "./buffer_pool.ts";
+import { updateKernels } from "./update_ops.ts";
 
 /** Name the backend is registered under. */
 export const NATIVE_BACKEND = "native";
@@ -72,6 +73,7 @@ async function register(): Promise<NativeStatus> {
     ...fastKernels(NATIVE_BACKEND, dnnl),
     ...fusedOpKernels(NATIVE_BACKEND, dnnl),
     ...attentionKernels(NATIVE_BACKEND, blas, dnnl),
+    ...updateKernels(NATIVE_BACKEND),
   ];
   const replaced = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
