@@ -7,6 +7,7 @@ import { tf } from "../lib/backend/tf.ts";
 import { registerNativeBackend } from "../lib/backend/native/register.ts";
 import { assertAtMost, relErr } from "./_helpers.ts";
 import { assertSameAsCpu, ignore, native, runOn, t, TOL } from "./_native.ts";
+import { checkLargeProducts } from "./_large_products.ts";
 import assert from "node:assert/strict";
 
 Deno.test({
@@ -183,4 +184,26 @@ Deno.test("registerNativeBackend explains in one line why it cannot load", async
   assert.match(st.reason, /\/nonexistent\/libopenblas\.so\.0/);
   assert.match(st.reason, /libopenblas0/);
   assert.ok(!st.reason.includes("\n"), "one line");
+});
+
+Deno.test({
+  name: "native large products (oneDNN when loaded) match cpu for every transpose and batching",
+  ignore,
+  fn: checkLargeProducts,
+});
+
+Deno.test({
+  name: "native large products match cpu without oneDNN too (OpenBLAS only)",
+  ignore,
+  async fn() {
+    const script = new URL("./_large_products.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      env: { ATST_DNNL: "/nonexistent/libdnnl.so.2", NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    assert.match(text, /no oneDNN: .*nonexistent/);
+    assert.match(text, /large products match cpu/);
+  },
 });

@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { Blas } from "./_blas.ts";
+
 const F32 = 3; // dnnl_f32
 const CPU = 1; // dnnl_cpu
 const FORWARD_TRAINING = 64;
@@ -49,6 +51,24 @@ const SYMBOLS = {
   dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
+  dnnl_sgemm: {
+    parameters: [
+      "u8",
+      "u8",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "buffer",
+      "i64",
+      "buffer",
+      "i64",
+      "f32",
+      "buffer",
+      "i64",
+    ],
+    result: "i32",
+  },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -76,6 +96,8 @@ export interface Dnnl {
   gelu(x: Float32Array, out: Float32Array): void;
   /** dx = dy * GELU'(x). */
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  /** Row-major C = alpha op(A) op(B) + beta C, as {@link Blas.sgemm} (oneDNN's JIT kernels). */
+  sgemm: Blas["sgemm"];
 }
 
 let cached: Dnnl | string | undefined;
@@ -181,8 +203,29 @@ function make(lib: Lib, path: string): Dnnl {
     return p;
   };
 
+  const T = 84, N = 78; // 'T', 'N'
   return {
     path,
+    sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+      check(
+        lib.dnnl_sgemm(
+          transA ? T : N,
+          transB ? T : N,
+          BigInt(m),
+          BigInt(n),
+          BigInt(k),
+          alpha,
+          a,
+          BigInt(lda),
+          b,
+          BigInt(ldb),
+          beta,
+          c,
+          BigInt(ldc),
+        ),
+        "sgemm",
+      );
+    },
     softmax(x, n, out) {
       const rows = x.length / n;
       if (rows === 0) return;

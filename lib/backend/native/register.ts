@@ -1,17 +1,19 @@
 /**
  * The "native" tfjs backend: tfjs's cpu backend (data in JS typed arrays)
  * with its hot kernels replaced by calls into the system's OpenBLAS through
- * Deno's FFI (and softmax/GELU into oneDNN when present), plus a few hand-tuned JS kernels where tfjs's generic ones are
+ * Deno's FFI (large matrix products, softmax and GELU into oneDNN when
+ * present), plus a few hand-tuned JS kernels where tfjs's generic ones are
  * slow. Everything else is the cpu backend's own kernel, so results agree
  * with "cpu" to float rounding.
  *
  * Environment:
  * - `ATST_BLAS=/path/libopenblas.so.0` picks the BLAS file (default: the
  *   first of libopenblas.so.0, libblas.so.3 that opens).
- * - `OPENBLAS_NUM_THREADS=n` sets OpenBLAS's threads (default: all cores).
- * - `ATST_DNNL=/path/libdnnl.so.2` picks oneDNN (optional: softmax and GELU
- *   fall back to JS loops without it).
- * - `OMP_NUM_THREADS` sets oneDNN's threads (default here: 1, see below).
+ * - `OPENBLAS_NUM_THREADS=n` sets OpenBLAS's threads (default: all cores;
+ *   one when oneDNN is loaded, as it then only gets small products).
+ * - `ATST_DNNL=/path/libdnnl.so.2` picks oneDNN (optional: without it
+ *   OpenBLAS does every product and softmax and GELU are JS loops).
+ * - `OMP_NUM_THREADS` sets oneDNN's threads (OpenMP's default: all cores).
  * - `ATST_NATIVE=0` turns the native backend off (for comparisons).
  *
  * @module
@@ -63,13 +65,17 @@ async function register(): Promise<NativeStatus> {
   }
   const blas = loadBlas();
   if (typeof blas === "string") return { ok: false, reason: blas };
-  // oneDNN's elementwise primitives are memory-bound; one OpenMP thread avoids its
-  // spin-waiting team fighting OpenBLAS's threads (10x slower on a busy 2-core box).
-  if (Deno.env.get("OMP_NUM_THREADS") === undefined) Deno.env.set("OMP_NUM_THREADS", "1");
   const dnnlOrReason = loadDnnl();
   const dnnl = typeof dnnlOrReason === "string" ? undefined : dnnlOrReason;
+  // With oneDNN (OpenMP threads, all cores by default) doing the large products, OpenBLAS keeps
+  // to the small ones on one thread: two idle thread teams spin-waiting against each other on
+  // a 2-core machine made everything several times slower.
+  if (dnnl) {
+    blas.setThreads(1);
+    blas.threads = 1;
+  }
   const overrides = [
-    ...matMulKernels(blas, NATIVE_BACKEND),
+    ...matMulKernels(blas, NATIVE_BACKEND, dnnl),
     ...fastKernels(NATIVE_BACKEND, dnnl),
     ...fusedOpKernels(NATIVE_BACKEND, dnnl),
     ...attentionKernels(NATIVE_BACKEND, blas, dnnl),
@@ -84,6 +90,8 @@ async function register(): Promise<NativeStatus> {
   tf.registerBackend(NATIVE_BACKEND, () => new PooledCpuBackend(), 0);
   const threads = blas.threads > 0 ? `, ${blas.threads} threads` : "";
   const libs = [`${blas.path} (${blas.config || "BLAS"}${threads})`];
-  libs.push(dnnl ? `${dnnl.path} (oneDNN: softmax, GELU)` : `no oneDNN: ${dnnlOrReason}`);
+  libs.push(
+    dnnl ? `${dnnl.path} (oneDNN: large matrix products, softmax, GELU)` : `no oneDNN: ${dnnlOrReason}`,
+  );
   return { ok: true, libs };
 }
