@@ -18,6 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { peakRssMb, rssNote } from "./_rss.ts";
 
 /** Settings of one measurement. */
 interface BenchSettings {
@@ -66,11 +67,18 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
       batch_s: times,
       backend: used,
       tensors: tf.memory().numTensors,
+      peak_rss_mb: peakRssMb(),
     }),
   );
 }
 
-type Measured = { clips_per_s: number; batch_s: number[]; threads?: number; backend?: string };
+type Measured = {
+  clips_per_s: number;
+  batch_s: number[];
+  threads?: number;
+  backend?: string;
+  peak_rss_mb?: number;
+};
 
 async function runJson(
   cmd: string,
@@ -132,7 +140,9 @@ export async function benchEmbed(
     ref.ok
       ? `  pytorch ${"(ref)".padEnd(8)} ${
         refRate.toFixed(3)
-      } clips/s (${ref.value.threads} threads, torch's default)`
+      } clips/s (${ref.value.threads} threads, torch's default${
+        rssNote(ref.value.peak_rss_mb, NaN)
+      })`
       : `  pytorch reference failed: ${ref.why}`,
   );
   const cores = navigator.hardwareConcurrency;
@@ -166,7 +176,10 @@ export async function benchEmbed(
     const ratio = (ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "") +
       (Number.isFinite(allRate) ? ` (${(rate / allRate).toFixed(3)}x on ${cores} threads)` : "");
     const batches = r.value.batch_s.map((x) => x.toFixed(2)).join(", ");
-    lines.push(`  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (batches ${batches} s)${ratio}`);
+    const rss = rssNote(r.value.peak_rss_mb, ref.ok ? ref.value.peak_rss_mb : undefined);
+    lines.push(
+      `  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (batches ${batches} s${rss})${ratio}`,
+    );
   }
   return lines;
 }

@@ -8,6 +8,7 @@ Usage: /usr/bin/python3 bench/embed_ref.py [--size small] [--batch 8] [--seconds
 """
 import argparse
 import json
+import resource
 import os
 import sys
 import time
@@ -46,7 +47,8 @@ def main():
             model.chunks(x, lengths, 12, chunk)
             times.append(time.perf_counter() - t0)
     med = sorted(times)[len(times) // 2]
-    print(json.dumps({"clips_per_s": a.batch / med, "batch_s": times, "threads": torch.get_num_threads()}))
+    print(json.dumps({"clips_per_s": a.batch / med, "batch_s": times, "threads": torch.get_num_threads(),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":

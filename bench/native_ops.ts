@@ -32,6 +32,7 @@ import { Encoder } from "../lib/model/encoder.ts";
 import { encoderConfig } from "../lib/model/config.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { formatKernelTimes, timeKernels } from "./_kernel_timer.ts";
+import { peakRssMb } from "./_rss.ts";
 
 const { values: o } = parseArgs({
   args: Deno.args,
@@ -63,11 +64,6 @@ interface RunResult {
   detail?: string;
   profile?: string;
 }
-
-const peakRssMb = () => {
-  const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
-  return m ? Number(m[1]) / 1024 : NaN;
-};
 
 async function child(backend: string): Promise<RunResult> {
   if (o.train) await enableGradients();

@@ -19,6 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { peakRssMb, rssNote } from "./_rss.ts";
 
 /** Settings of one measurement. */
 interface BenchSettings {
@@ -70,14 +71,19 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
   }
   tr.dispose();
   const med = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-  console.log(JSON.stringify({ clips_per_s: s.batch / med, step_s: times }));
+  console.log(
+    JSON.stringify({ clips_per_s: s.batch / med, step_s: times, peak_rss_mb: peakRssMb() }),
+  );
 }
 
 async function runJson(
   cmd: string,
   args: string[],
 ): Promise<
-  { ok: true; value: { clips_per_s: number; step_s: number[]; threads?: number } } | {
+  {
+    ok: true;
+    value: { clips_per_s: number; step_s: number[]; threads?: number; peak_rss_mb?: number };
+  } | {
     ok: false;
     why: string;
   }
@@ -137,7 +143,9 @@ export async function benchPretrain(
     ref.ok
       ? `  pytorch ${"(ref)".padEnd(8)} ${
         refRate.toFixed(3)
-      } clips/s (${ref.value.threads} threads, torch's default)`
+      } clips/s (${ref.value.threads} threads, torch's default${
+        rssNote(ref.value.peak_rss_mb, NaN)
+      })`
       : `  pytorch reference failed: ${ref.why}`,
   );
   const allCores = ref.ok && ref.value.threads !== cores
@@ -181,7 +189,7 @@ export async function benchPretrain(
     lines.push(
       `  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (step ${
         r.value.step_s.map((x) => x.toFixed(1)).join(", ")
-      } s)${ratio}`,
+      } s${rssNote(r.value.peak_rss_mb, ref.ok ? ref.value.peak_rss_mb : undefined)})${ratio}`,
     );
   }
   return lines;

@@ -12,6 +12,7 @@ Prints one JSON line: {"clips_per_s": ..., "step_s": [...], "threads": ...}
 import argparse
 import copy
 import json
+import resource
 import math
 import random
 import time
@@ -195,6 +196,7 @@ def main():
             times.append(dt)
     med = sorted(times)[len(times) // 2]
     print(json.dumps({"clips_per_s": a.batch / med, "step_s": times, "threads": torch.get_num_threads(),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "loss": float(loss)}))
 
 
