@@ -97,8 +97,8 @@ export function matMulValues(
   const lda = transposeA ? m : k, ldb = transposeB ? k : n;
   const sizeA = m * k, sizeB = k * n, sizeC = m * n;
   const nA = batchA.reduce((p, d) => p * d, 1), nB = batchB.reduce((p, d) => p * d, 1);
-  // Large products go to oneDNN's sgemm when it is there: its AVX-512 JIT kernels ran the
-  // encoder's products 1.4-1.7x faster than OpenBLAS on 2 cores here (bench/README).
+  // Large products go to oneDNN's sgemm when it is there: with its AVX-512 JIT kernels the
+  // training step ran about 1.6x faster than on OpenBLAS here (README, Benchmarks).
   const big = (rows: number) => dnnl !== undefined && rows * n * k >= SMALL_MNK;
   if (nB === 1 && !transposeA && nA === nBatch) {
     // One right-hand matrix: stack the left batch into a single [nBatch*m, k] product.
@@ -158,12 +158,18 @@ export function matMulKernels(blas: Blas, backendName: string, dnnl?: Dnnl): tf.
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as MatMulArgs;
     if (!isF32(a, b)) return cpuBatch.kernelFunc(args);
-    const { values, shape } = matMulValues(blas, backend, {
-      a,
-      b,
-      transposeA: !!transposeA,
-      transposeB: !!transposeB,
-    }, undefined, dnnl);
+    const { values, shape } = matMulValues(
+      blas,
+      backend,
+      {
+        a,
+        b,
+        transposeA: !!transposeA,
+        transposeB: !!transposeB,
+      },
+      undefined,
+      dnnl,
+    );
     return backend.makeTensorInfo(shape, "float32", values);
   };
 

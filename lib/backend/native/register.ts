@@ -88,10 +88,14 @@ async function register(): Promise<NativeStatus> {
   for (const k of overrides) tf.registerKernel(k);
   // Priority 0: below cpu (1) and wasm (2), so registering never changes tfjs's default.
   tf.registerBackend(NATIVE_BACKEND, () => new PooledCpuBackend(), 0);
-  const threads = blas.threads > 0 ? `, ${blas.threads} threads` : "";
+  const threads = blas.threads > 0
+    ? `, ${blas.threads} thread${blas.threads === 1 ? "" : "s"}`
+    : "";
   const libs = [`${blas.path} (${blas.config || "BLAS"}${threads})`];
   libs.push(
-    dnnl ? `${dnnl.path} (oneDNN: large matrix products, softmax, GELU)` : `no oneDNN: ${dnnlOrReason}`,
+    dnnl
+      ? `${dnnl.path} (oneDNN: large matrix products, softmax, GELU)`
+      : `no oneDNN: ${dnnlOrReason}`,
   );
   return { ok: true, libs };
 }
