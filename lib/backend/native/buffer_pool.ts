@@ -5,10 +5,9 @@
  *
  * Why: a fresh multi-megabyte Float32Array is memory the kernel must map
  * and zero page by page on first touch. An encoder forward allocates a few
- * hundred MB that way per batch; page faults were about a fifth of the
- * wall time (measured with glibc's heap kept instead: 632 -> 516 ms per
- * embed batch). A forward or training step repeats the same shapes, so
- * exact-size reuse hits nearly always.
+ * hundred MB that way per batch, and the page faults showed as a large
+ * share of system time. A forward or training step repeats the same
+ * shapes, so exact-size reuse hits nearly always.
  *
  * Safety: a buffer is reused only when no live tensor refers to any part of
  * it (views made by slicing count as references) and it was never handed
