@@ -14,10 +14,3 @@ export function peakRssMb(): number {
     return NaN;
   }
 }
-
-/** "  peak 1234 MB (1.20x)" for a line of ours next to the reference's peak. */
-export function rssNote(ours: number | undefined, ref: number | undefined): string {
-  if (ours === undefined || !Number.isFinite(ours)) return "";
-  const ratio = ref !== undefined && Number.isFinite(ref) ? ` = ${(ours / ref).toFixed(2)}x` : "";
-  return `, peak RSS ${ours.toFixed(0)} MB${ratio}`;
-}

@@ -18,7 +18,8 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { peakRssMb, rssNote } from "./_rss.ts";
+import { peakRssMb } from "./_rss.ts";
+import { oursLine, type Rate, referenceRuns, runJson } from "./_compare.ts";
 
 /** Settings of one measurement. */
 interface BenchSettings {
@@ -72,33 +73,7 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
   );
 }
 
-type Measured = {
-  clips_per_s: number;
-  batch_s: number[];
-  threads?: number;
-  backend?: string;
-  peak_rss_mb?: number;
-};
-
-async function runJson(
-  cmd: string,
-  args: string[],
-): Promise<{ ok: true; value: Measured } | { ok: false; why: string }> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  if (out.success) {
-    try {
-      return { ok: true, value: JSON.parse(last) };
-    } catch { /* fall through */ }
-  }
-  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) => l.trim()).slice(
-    -2,
-  ).join(" | ");
-  return {
-    ok: false,
-    why: `${out.signal ? `signal ${out.signal}` : `exit ${out.code}`}: ${err.slice(0, 300)}`,
-  };
-}
+type Measured = Rate & { batch_s: number[]; backend?: string };
 
 function settingsArgs(s: BenchSettings): string[] {
   return [
@@ -131,36 +106,13 @@ export async function benchEmbed(
   const what =
     `${s.size} model, ${s.seconds} s clips, batch ${s.batch}, last 12 blocks, median of ${s.batches} after ${s.warmup} untimed`;
   const lines = [`embed clips (${what}), ${navigator.hardwareConcurrency} cores:`];
-  // The target is against torch's default thread count (1 on this Debian build, even with
-  // 2 cores); torch on every core is printed too, since ours uses every core.
-  const refScript = fileURLToPath(new URL("./embed_ref.py", import.meta.url));
-  const ref = await runJson("/usr/bin/python3", [refScript, ...settingsArgs(s)]);
-  const refRate = ref.ok ? ref.value.clips_per_s : NaN;
-  lines.push(
-    ref.ok
-      ? `  pytorch ${"(ref)".padEnd(8)} ${
-        refRate.toFixed(3)
-      } clips/s (${ref.value.threads} threads, torch's default${
-        rssNote(ref.value.peak_rss_mb, NaN)
-      })`
-      : `  pytorch reference failed: ${ref.why}`,
+  const refs = await referenceRuns(
+    fileURLToPath(new URL("./embed_ref.py", import.meta.url)),
+    settingsArgs(s),
   );
-  const cores = navigator.hardwareConcurrency;
-  const allCores = ref.ok && ref.value.threads !== cores
-    ? await runJson("/usr/bin/python3", [refScript, ...settingsArgs(s), "--threads", String(cores)])
-    : undefined;
-  if (allCores) {
-    lines.push(
-      allCores.ok
-        ? `  pytorch ${`(${cores} thr)`.padEnd(8)} ${
-          allCores.value.clips_per_s.toFixed(3)
-        } clips/s (${allCores.value.threads} threads, for comparison)`
-        : `  pytorch on ${cores} threads failed: ${allCores.why}`,
-    );
-  }
-  const allRate = allCores?.ok ? allCores.value.clips_per_s : NaN;
+  lines.push(...refs.lines);
   for (const b of opts.backends) {
-    const r = await runJson(Deno.execPath(), [
+    const r = await runJson<Measured>(Deno.execPath(), [
       "run",
       "-A",
       fileURLToPath(import.meta.url),
@@ -168,18 +120,8 @@ export async function benchEmbed(
       b,
       ...settingsArgs(s),
     ]);
-    if (!r.ok) {
-      lines.push(`  atst ${b.padEnd(11)} FAILED (${r.why})`);
-      continue;
-    }
-    const rate = r.value.clips_per_s;
-    const ratio = (ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "") +
-      (Number.isFinite(allRate) ? ` (${(rate / allRate).toFixed(3)}x on ${cores} threads)` : "");
-    const batches = r.value.batch_s.map((x) => x.toFixed(2)).join(", ");
-    const rss = rssNote(r.value.peak_rss_mb, ref.ok ? ref.value.peak_rss_mb : undefined);
-    lines.push(
-      `  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (batches ${batches} s${rss})${ratio}`,
-    );
+    const batches = (v: Measured) => `batches ${v.batch_s.map((x) => x.toFixed(2)).join(", ")} s`;
+    lines.push(oursLine(b, r, batches, refs));
   }
   return lines;
 }

@@ -19,7 +19,8 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { peakRssMb, rssNote } from "./_rss.ts";
+import { peakRssMb } from "./_rss.ts";
+import { oursLine, type Rate, referenceRuns, runJson } from "./_compare.ts";
 
 /** Settings of one measurement. */
 interface BenchSettings {
@@ -76,38 +77,21 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
   );
 }
 
-async function runJson(
-  cmd: string,
-  args: string[],
-): Promise<
-  {
-    ok: true;
-    value: { clips_per_s: number; step_s: number[]; threads?: number; peak_rss_mb?: number };
-  } | {
-    ok: false;
-    why: string;
-  }
-> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  if (out.success) {
-    try {
-      return { ok: true, value: JSON.parse(stdout) };
-    } catch { /* fall through */ }
-  }
-  // The message, not the stack: the first line that names an error or abort.
-  const lines = new TextDecoder().decode(out.stderr).split("\n").map((l) => l.trim()).filter(
-    Boolean,
-  );
-  const err = lines.find((l) => /error|abort|out of memory|oom/i.test(l) && !/^at /.test(l)) ??
-    lines.at(-1) ?? "";
-  const sig = out.signal ? `signal ${out.signal}` : `exit ${out.code}`;
-  return { ok: false, why: `${sig}: ${err.slice(0, 300)}` };
+type Measured = Rate & { step_s: number[] };
+
+function settingsArgs(s: BenchSettings): string[] {
+  return [
+    "--size",
+    s.size,
+    "--batch",
+    String(s.batch),
+    "--crop",
+    String(s.crop),
+    "--steps",
+    String(s.steps),
+    "--warmup",
+    String(s.warmup),
+  ];
 }
 
 /**
@@ -122,75 +106,22 @@ export async function benchPretrain(
   const what =
     `${s.size} model, batch ${s.batch}, ${s.crop} s crops, median of ${s.steps} steps after ${s.warmup} untimed`;
   const lines = [`pretrain step (${what}), ${cores} cores:`];
-  // The target is against torch's default thread count (1 on this Debian build, even with
-  // 2 cores); torch on every core is printed too, since ours uses every core.
-  const refArgs = [
+  const refs = await referenceRuns(
     fileURLToPath(new URL("./pretrain_ref.py", import.meta.url)),
-    "--size",
-    s.size,
-    "--batch",
-    String(s.batch),
-    "--crop",
-    String(s.crop),
-    "--steps",
-    String(s.steps),
-    "--warmup",
-    String(s.warmup),
-  ];
-  const ref = await runJson("/usr/bin/python3", refArgs);
-  const refRate = ref.ok ? ref.value.clips_per_s : NaN;
-  lines.push(
-    ref.ok
-      ? `  pytorch ${"(ref)".padEnd(8)} ${
-        refRate.toFixed(3)
-      } clips/s (${ref.value.threads} threads, torch's default${
-        rssNote(ref.value.peak_rss_mb, NaN)
-      })`
-      : `  pytorch reference failed: ${ref.why}`,
+    settingsArgs(s),
   );
-  const allCores = ref.ok && ref.value.threads !== cores
-    ? await runJson("/usr/bin/python3", [...refArgs, "--threads", String(cores)])
-    : undefined;
-  if (allCores) {
-    lines.push(
-      allCores.ok
-        ? `  pytorch ${`(${cores} thr)`.padEnd(8)} ${
-          allCores.value.clips_per_s.toFixed(3)
-        } clips/s (${allCores.value.threads} threads, for comparison)`
-        : `  pytorch on ${cores} threads failed: ${allCores.why}`,
-    );
-  }
-  const allRate = allCores?.ok ? allCores.value.clips_per_s : NaN;
+  lines.push(...refs.lines);
   for (const b of opts.backends) {
-    const r = await runJson(Deno.execPath(), [
+    const r = await runJson<Measured>(Deno.execPath(), [
       "run",
       "-A",
       fileURLToPath(import.meta.url),
       "--child",
       b,
-      "--size",
-      s.size,
-      "--batch",
-      String(s.batch),
-      "--crop",
-      String(s.crop),
-      "--steps",
-      String(s.steps),
-      "--warmup",
-      String(s.warmup),
+      ...settingsArgs(s),
     ]);
-    if (!r.ok) {
-      lines.push(`  atst ${b.padEnd(11)} FAILED (${r.why})`);
-      continue;
-    }
-    const rate = r.value.clips_per_s;
-    const ratio = (ref.ok ? ` = ${(rate / refRate).toFixed(3)}x pytorch` : "") +
-      (Number.isFinite(allRate) ? ` (${(rate / allRate).toFixed(3)}x on ${cores} threads)` : "");
-    lines.push(
-      `  atst ${b.padEnd(11)} ${rate.toFixed(3)} clips/s (step ${
-        r.value.step_s.map((x) => x.toFixed(1)).join(", ")
-      } s${rssNote(r.value.peak_rss_mb, ref.ok ? ref.value.peak_rss_mb : undefined)})${ratio}`,
-    );
+    const steps = (v: Measured) => `step ${v.step_s.map((x) => x.toFixed(1)).join(", ")} s`;
+    lines.push(oursLine(b, r, steps, refs));
   }
   return lines;
 }
