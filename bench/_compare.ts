@@ -17,6 +17,11 @@ export interface Rate {
   peak_rss_mb?: number;
 }
 
+/** Command-line flags of a settings record: `{ batch: 8 }` -> `["--batch", "8"]`. */
+export function flagsOf(settings: object): string[] {
+  return Object.entries(settings).flatMap(([k, v]) => [`--${k}`, String(v)]);
+}
+
 /** Runs `cmd args` and parses its last stdout line as JSON. */
 export async function runJson<T>(cmd: string, args: string[]): Promise<Outcome<T>> {
   const out = await new Deno.Command(cmd, {

@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { peakRssMb } from "./_rss.ts";
-import { oursLine, type Rate, referenceRuns, runJson } from "./_compare.ts";
+import { flagsOf, oursLine, type Rate, referenceRuns, runJson } from "./_compare.ts";
 
 /** Settings of one measurement. */
 interface BenchSettings {
@@ -75,21 +75,6 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
 
 type Measured = Rate & { batch_s: number[]; backend?: string };
 
-function settingsArgs(s: BenchSettings): string[] {
-  return [
-    "--size",
-    s.size,
-    "--batch",
-    String(s.batch),
-    "--seconds",
-    String(s.seconds),
-    "--batches",
-    String(s.batches),
-    "--warmup",
-    String(s.warmup),
-  ];
-}
-
 /**
  * Runs the embedding benchmark for each backend and the PyTorch reference;
  * returns printable lines (ours, reference, ratio).
@@ -102,23 +87,24 @@ function settingsArgs(s: BenchSettings): string[] {
 export async function benchEmbed(
   opts: { backends: string[] } & Partial<BenchSettings>,
 ): Promise<string[]> {
-  const s: BenchSettings = { ...DEFAULTS, ...opts };
+  const { backends, ...settings } = opts;
+  const s: BenchSettings = { ...DEFAULTS, ...settings }; // exactly the flags both sides take
   const what =
     `${s.size} model, ${s.seconds} s clips, batch ${s.batch}, last 12 blocks, median of ${s.batches} after ${s.warmup} untimed`;
   const lines = [`embed clips (${what}), ${navigator.hardwareConcurrency} cores:`];
   const refs = await referenceRuns(
     fileURLToPath(new URL("./embed_ref.py", import.meta.url)),
-    settingsArgs(s),
+    flagsOf(s),
   );
   lines.push(...refs.lines);
-  for (const b of opts.backends) {
+  for (const b of backends) {
     const r = await runJson<Measured>(Deno.execPath(), [
       "run",
       "-A",
       fileURLToPath(import.meta.url),
       "--child",
       b,
-      ...settingsArgs(s),
+      ...flagsOf(s),
     ]);
     const batches = (v: Measured) => `batches ${v.batch_s.map((x) => x.toFixed(2)).join(", ")} s`;
     lines.push(oursLine(b, r, batches, refs));

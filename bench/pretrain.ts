@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { peakRssMb } from "./_rss.ts";
-import { oursLine, type Rate, referenceRuns, runJson } from "./_compare.ts";
+import { flagsOf, oursLine, type Rate, referenceRuns, runJson } from "./_compare.ts";
 
 /** Settings of one measurement. */
 interface BenchSettings {
@@ -79,21 +79,6 @@ async function child(backend: string, s: BenchSettings): Promise<void> {
 
 type Measured = Rate & { step_s: number[] };
 
-function settingsArgs(s: BenchSettings): string[] {
-  return [
-    "--size",
-    s.size,
-    "--batch",
-    String(s.batch),
-    "--crop",
-    String(s.crop),
-    "--steps",
-    String(s.steps),
-    "--warmup",
-    String(s.warmup),
-  ];
-}
-
 /**
  * Runs the pre-training benchmark for each backend and the PyTorch
  * reference; returns printable lines (ours, reference, ratio).
@@ -101,24 +86,25 @@ function settingsArgs(s: BenchSettings): string[] {
 export async function benchPretrain(
   opts: { backends: string[] } & Partial<BenchSettings>,
 ): Promise<string[]> {
-  const s: BenchSettings = { ...DEFAULTS, ...opts };
+  const { backends, ...settings } = opts;
+  const s: BenchSettings = { ...DEFAULTS, ...settings }; // exactly the flags both sides take
   const cores = navigator.hardwareConcurrency;
   const what =
     `${s.size} model, batch ${s.batch}, ${s.crop} s crops, median of ${s.steps} steps after ${s.warmup} untimed`;
   const lines = [`pretrain step (${what}), ${cores} cores:`];
   const refs = await referenceRuns(
     fileURLToPath(new URL("./pretrain_ref.py", import.meta.url)),
-    settingsArgs(s),
+    flagsOf(s),
   );
   lines.push(...refs.lines);
-  for (const b of opts.backends) {
+  for (const b of backends) {
     const r = await runJson<Measured>(Deno.execPath(), [
       "run",
       "-A",
       fileURLToPath(import.meta.url),
       "--child",
       b,
-      ...settingsArgs(s),
+      ...flagsOf(s),
     ]);
     const steps = (v: Measured) => `step ${v.step_s.map((x) => x.toFixed(1)).join(", ")} s`;
     lines.push(oursLine(b, r, steps, refs));

@@ -74,6 +74,15 @@ export function attention(
 type Info = tf.TensorInfo;
 const vals = (b: MathBackendCPU, t: Info) => b.data.get(t.dataId).values as Float32Array;
 
+/** Sizes and packed qkv [B, N, 3D] of an attention kernel call (both directions). */
+function unpack(b: MathBackendCPU, inputs: tf.NamedTensorInfoMap, attrs?: tf.NamedAttrMap) {
+  const { heads: H, scale } = attrs as unknown as { heads: number; scale: number };
+  const qkvI = inputs.qkv as Info;
+  const [B, N, D3] = qkvI.shape as [number, number, number];
+  const D = D3 / 3;
+  return { H, scale, B, N, D3, D, hd: D / H, qkv: vals(b, qkvI) };
+}
+
 /** Kernels of {@link attention} for a backend with JS-held float32 data and a BLAS. */
 export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): tf.KernelConfig[] {
   const softmax = (
@@ -86,11 +95,8 @@ export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): 
       backendName,
       kernelFunc: ({ inputs, backend, attrs }) => {
         const b = backend as MathBackendCPU;
-        const { heads: H, scale } = attrs as unknown as { heads: number; scale: number };
-        const qkvI = inputs.qkv as Info;
-        const [B, N, D3] = qkvI.shape as [number, number, number];
-        const D = D3 / 3, hd = D / H;
-        const qkv = vals(b, qkvI), mask = vals(b, inputs.mask as Info);
+        const { H, scale, B, N, D3, D, hd, qkv } = unpack(b, inputs, attrs);
+        const mask = vals(b, inputs.mask as Info);
         const ctx = allocF32(b, B * N * D), probs = allocF32(b, B * H * N * N);
         blas.setThreads(1); // per-head products are small (see matmul.ts)
         try {
@@ -149,13 +155,8 @@ export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): 
       backendName,
       kernelFunc: ({ inputs, backend, attrs }) => {
         const b = backend as MathBackendCPU;
-        const { heads: H, scale } = attrs as unknown as { heads: number; scale: number };
-        const qkvI = inputs.qkv as Info;
-        const [B, N, D3] = qkvI.shape as [number, number, number];
-        const D = D3 / 3, hd = D / H;
-        const qkv = vals(b, qkvI),
-          probs = vals(b, inputs.probs as Info),
-          dy = vals(b, inputs.dy as Info);
+        const { H, scale, B, N, D3, D, hd, qkv } = unpack(b, inputs, attrs);
+        const probs = vals(b, inputs.probs as Info), dy = vals(b, inputs.dy as Info);
         const dqkv = allocF32(b, B * N * D3), dS = new Float32Array(N * N);
         blas.setThreads(1);
         try {
