@@ -8,7 +8,7 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { exitCodeOf, isUserFacing } from "./lib/cli/errors.ts";
+import { exitCodeOf, isUserFacing } from "./lib/errors.ts";
 
 /** The CLI version, from deno.json. */
 export const VERSION: string = denoJson.version;

@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { exists, openAtomic } from "../lib/io/atomic.ts";
 import { Progress } from "../lib/io/progress.ts";
 import { type BackendName, BACKENDS, useBackend } from "../lib/backend/backend.ts";
@@ -88,26 +88,26 @@ export async function run(args: string[]): Promise<number> {
   }
   const modelPath = str(values, "model");
   if (!modelPath) {
-    throw new UsageError("Flag --model is required (an atst .safetensors or a PyTorch .ckpt)");
+    throw new UserError("Flag --model is required (an atst .safetensors or a PyTorch .ckpt)");
   }
   if (positionals.length === 0) {
-    throw new UsageError("No inputs: give audio files, folders, @list.txt or -");
+    throw new UserError("No inputs: give audio files, folders, @list.txt or -");
   }
   const out = str(values, "out");
   const format = choice(values, "format", ["npy", "jsonl", "csv"] as const, out ? "npy" : "jsonl");
-  if (format === "npy" && !out) throw new UsageError("Format npy needs --out DIR");
+  if (format === "npy" && !out) throw new UserError("Format npy needs --out DIR");
   const frames = values.frames === true;
   const blocks = num(values, "blocks", frames ? 1 : 12, { min: 1, integer: true });
   const pool = choice(values, "pool", ["cls", "mean", "both"] as const, "both");
   if (frames && (values.pool !== undefined || values["corrected-mean"])) {
-    throw new UsageError(
+    throw new UserError(
       "Flags --pool and --corrected-mean apply to clip embeddings, not --frames",
     );
   }
   const batch = num(values, "batch", 8, { min: 1, max: 4096, integer: true });
   const skipExisting = values["skip-existing"] === true;
   if (skipExisting && format !== "npy") {
-    throw new UsageError("Flag --skip-existing needs --out DIR with npy output");
+    throw new UserError("Flag --skip-existing needs --out DIR with npy output");
   }
   const [k, n] = parseShard(str(values, "shard"));
   const backendName = choice(values, "backend", BACKENDS, "auto") as BackendName;
@@ -216,7 +216,7 @@ async function assertSameRun(dir: string, header: { model: { sha256: string }; s
     prev.model?.sha256 !== header.model.sha256 ||
     JSON.stringify(prev.settings) !== JSON.stringify(header.settings)
   ) {
-    throw new UsageError(
+    throw new UserError(
       `Folder '${dir}' holds embeddings from another model or other settings (see its embed.json); use another --out`,
     );
   }
@@ -228,7 +228,7 @@ function parseShard(s: string | undefined): [number, number] {
   const m = /^(\d+)\/(\d+)$/.exec(s.trim());
   const k = Number(m?.[1]), n = Number(m?.[2]);
   if (!m || n < 1 || k < 1 || k > n) {
-    throw new UsageError(`Flag --shard expects K/N with 1 <= K <= N, got '${s}'`);
+    throw new UserError(`Flag --shard expects K/N with 1 <= K <= N, got '${s}'`);
   }
   return [k, n];
 }

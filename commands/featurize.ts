@@ -8,7 +8,7 @@
 import { extname, join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
-import { InputError, UsageError, UserError } from "../lib/cli/errors.ts";
+import { InputError, UserError } from "../lib/errors.ts";
 import { expandInputs, type InputFile, shard } from "../lib/audio/inputs.ts";
 import { DEFAULT_MEL } from "../lib/features/mel.ts";
 import { featurizeFiles } from "../lib/features/featurize_pool.ts";
@@ -67,7 +67,7 @@ function parseShard(spec: string | undefined): [number, number] | null {
   const m = /^(\d+)\/(\d+)$/.exec(spec);
   const k = Number(m?.[1]), n = Number(m?.[2]);
   if (!m || n < 1 || k < 1 || k > n) {
-    throw new UsageError(`Flag --shard expects K/N with 1 <= K <= N, got '${spec}'`);
+    throw new UserError(`Flag --shard expects K/N with 1 <= K <= N, got '${spec}'`);
   }
   return [k, n];
 }
@@ -94,16 +94,16 @@ export async function run(args: string[]): Promise<number> {
   const jobsFlag = num(values, "jobs", 1, { min: 0, max: 256, integer: true });
   const jobCount = jobsFlag === 0 ? navigator.hardwareConcurrency : jobsFlag;
   if (positionals.length === 0) {
-    throw new UsageError("No inputs given (see 'atst featurize --help')");
+    throw new UserError("No inputs given (see 'atst featurize --help')");
   }
   if (format === "npy" && outDir === undefined) {
-    throw new UsageError("Flag --out DIR is required with --format npy");
+    throw new UserError("Flag --out DIR is required with --format npy");
   }
   if (format === "jsonl" && outDir !== undefined) {
-    throw new UsageError("Flag --out is not used with --format jsonl (records go to stdout)");
+    throw new UserError("Flag --out is not used with --format jsonl (records go to stdout)");
   }
   if (format === "jsonl" && skipExisting) {
-    throw new UsageError("Flag --skip-existing needs --format npy");
+    throw new UserError("Flag --skip-existing needs --format npy");
   }
 
   const expanded = await expandInputs(positionals);

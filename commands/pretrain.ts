@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { choice, list, num, parseFlags, str } from "../lib/cli/args.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
 import { ENCODER_SIZES, encoderConfig } from "../lib/model/config.ts";
 import { defaultLr } from "../lib/train/schedules.ts";
@@ -75,12 +75,12 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) {
-    throw new UsageError(`Unexpected argument '${positionals[0]}' (use --data)`);
+    throw new UserError(`Unexpected argument '${positionals[0]}' (use --data)`);
   }
   const data = list(values, "data");
-  if (!data.length) throw new UsageError("Missing --data (audio files, folders or @lists)");
+  if (!data.length) throw new UserError("Missing --data (audio files, folders or @lists)");
   const runDir = str(values, "run");
-  if (!runDir) throw new UsageError("Missing --run DIR (where checkpoints and logs go)");
+  if (!runDir) throw new UserError("Missing --run DIR (where checkpoints and logs go)");
   const size = choice(values, "size", ENCODER_SIZES, "small");
   const steps = num(values, "steps", 1000, { min: 1, integer: true });
   const batch = num(values, "batch", 64, { min: 2, integer: true });
@@ -113,7 +113,7 @@ export async function run(args: string[]): Promise<number> {
     keep: num(values, "keep", 2, { min: 1, integer: true }),
   };
   if (data.includes("-")) {
-    throw new UsageError("--data - (paths on stdin) is not supported by pretrain");
+    throw new UserError("--data - (paths on stdin) is not supported by pretrain");
   }
   const backend = choice(values, "backend", BACKENDS, "auto");
   await useBackend(backend, { quiet: values.quiet === true });

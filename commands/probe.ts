@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { Progress } from "../lib/io/progress.ts";
 import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
@@ -84,14 +84,14 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) {
-    throw new UsageError(
+    throw new UserError(
       `Expected one labeled set (CSV or folder), got ${positionals.length} (see 'atst probe --help')`,
     );
   }
   const embeddings = str(values, "embeddings");
   const model = str(values, "model");
   if ((embeddings === undefined) === (model === undefined)) {
-    throw new UsageError("Give exactly one of --embeddings or --model");
+    throw new UserError("Give exactly one of --embeddings or --model");
   }
   const protocol = choice(values, "protocol", PROTOCOLS, "reference");
   const task = choice(values, "task", ["auto", "single", "multi"] as const, "auto");
@@ -102,7 +102,7 @@ export async function run(args: string[]): Promise<number> {
   const reportPath = str(values, "report");
   const predPath = str(values, "predictions");
   if (reportPath && predPath && resolve(reportPath) === resolve(predPath)) {
-    throw new UsageError("--report and --predictions must be different files");
+    throw new UserError("--report and --predictions must be different files");
   }
   const quiet = values.quiet === true;
   const backendName = choice(values, "backend", BACKENDS, "auto");

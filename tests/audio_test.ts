@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { clipFixtures, fixture, frameDiff, readFixtureNpy, refFeatures } from "./_audio_helpers.ts";
-import { InputError } from "../lib/cli/errors.ts";
+import { InputError } from "../lib/errors.ts";
 import { decodeBytes, downmix } from "../lib/audio/decode.ts";
 import { decodeToAudio, loadAudio, toMono16k } from "../lib/audio/load.ts";
 import { intScalingOf } from "../lib/audio/pcm_scale.ts";

@@ -16,7 +16,7 @@ import {
 import { probeAdapter } from "../lib/backend/webgpu.ts";
 import { findTensorflow, TENSORFLOW_INSTALL_HINT } from "../lib/backend/tensorflow.ts";
 import { registerNativeBackend } from "../lib/backend/native/register.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { ROOT, runCli } from "./_helpers.ts";
 
 /** Runs `fn` with console.error captured; returns the lines it printed. */
@@ -55,7 +55,7 @@ function assertExpected(got: number[]): void {
   }
 }
 
-Deno.test("each explicit backend either runs ops or is refused with a UsageError saying why", async (t) => {
+Deno.test("each explicit backend either runs ops or is refused with a UserError saying why", async (t) => {
   const adapter = await probeAdapter();
   const native = await registerNativeBackend();
   const canRun: Record<string, boolean> = {
@@ -80,7 +80,7 @@ Deno.test("each explicit backend either runs ops or is refused with a UsageError
         assertExpected(await smallResult());
       } else {
         const err = await useBackend(name, { quiet: true }).then(() => null, (e) => e);
-        assert.ok(err instanceof UsageError, `expected a UsageError, got ${err}`);
+        assert.ok(err instanceof UserError, `expected a UserError, got ${err}`);
         assert.match(err.message, new RegExp(`^Backend '${name}' is not available: .+`));
         assert.ok(!err.message.includes("\n"), "the reason fits on one line");
       }
@@ -96,7 +96,7 @@ Deno.test({
     await assert.rejects(
       () => useBackend("tensorflow", { quiet: true }),
       (err: Error) => {
-        assert.ok(err instanceof UsageError);
+        assert.ok(err instanceof UserError);
         assert.ok(err.message.includes(TENSORFLOW_INSTALL_HINT), err.message);
         assert.match(
           err.message,
@@ -108,10 +108,10 @@ Deno.test({
   },
 });
 
-Deno.test("an unknown backend name is a UsageError listing the valid ones", async () => {
+Deno.test("an unknown backend name is a UserError listing the valid ones", async () => {
   await assert.rejects(
     () => useBackend("cuda" as never, { quiet: true }),
-    (err: Error) => err instanceof UsageError && err.message.includes(BACKENDS.join(", ")),
+    (err: Error) => err instanceof UserError && err.message.includes(BACKENDS.join(", ")),
   );
 });
 

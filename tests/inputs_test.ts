@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InputError } from "../lib/cli/errors.ts";
+import { InputError } from "../lib/errors.ts";
 import { expandInputs, shard } from "../lib/audio/inputs.ts";
 import { permissionsEnforcedWrapper, ROOT } from "./_audio_helpers.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tf } from "../lib/backend/tf.ts";
-import { UserError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { readNpy, writeNpy } from "../lib/io/npy.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { embedFiles } from "../lib/embed/embed_files.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
-import { UserError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { decodeNpy } from "../lib/io/npy.ts";
 import { evaluateProbe } from "../lib/probe/evaluate.ts";
 import { jsGemm, tfGemm } from "../lib/probe/gemm.ts";

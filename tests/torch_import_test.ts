@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { zipSync } from "fflate";
-import { UserError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { encoderTensors, loadEncoder } from "../lib/model/checkpoint.ts";
 import { importTorchCheckpoint } from "../lib/model/torch_import.ts";
 import { fixture } from "./_helpers.ts";

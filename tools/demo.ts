@@ -13,7 +13,7 @@
  */
 import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
-import { exitCodeOf, isUserFacing, UsageError } from "../lib/cli/errors.ts";
+import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
 import { APT_COMMAND } from "../lib/demo/data.ts";
 import { DEFAULT_CONFIG, type DemoConfig, QUICK_CONFIG, runDemo } from "../lib/demo/pipeline.ts";
 import { formatTable } from "../lib/demo/report.ts";
@@ -74,7 +74,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length) throw new UsageError(`Unexpected argument '${positionals[0]}'`);
+  if (positionals.length) throw new UserError(`Unexpected argument '${positionals[0]}'`);
   const base = values.quick === true ? QUICK_CONFIG : DEFAULT_CONFIG;
   const int = (name: string, fallback: number, min: number) =>
     num(values, name, fallback, { min, integer: true });
@@ -97,7 +97,7 @@ export async function main(args: string[]): Promise<number> {
     installData: values["no-install"] !== true,
   };
   if (cfg.labeledPerClass < cfg.folds) {
-    throw new UsageError(
+    throw new UserError(
       `--per-class (${cfg.labeledPerClass}) must be at least --folds (${cfg.folds})`,
     );
   }

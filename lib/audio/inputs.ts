@@ -8,7 +8,7 @@
  * @module
  */
 import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 
 /** One audio file to process. */
 export interface InputFile {

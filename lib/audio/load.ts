@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { decodeBytes, DecodeError, downmix } from "./decode.ts";
 import { resample } from "./resample.ts";
 

@@ -16,7 +16,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { initWebGpu, probeAdapter } from "./webgpu.ts";
 import { findTensorflow, initTensorflow } from "./tensorflow.ts";
 import { NATIVE_BACKEND, registerNativeBackend } from "./native/register.ts";
@@ -88,7 +88,7 @@ async function activate(name: ConcreteBackend): Promise<string> {
 
 /**
  * Activates the named backend and returns the name of the one in use.
- * Throws a UsageError with the reason when an explicit backend is not
+ * Throws a UserError with the reason when an explicit backend is not
  * usable. `auto` reports its choice in one line on stderr.
  *
  * @example
@@ -102,13 +102,13 @@ export async function useBackend(name: BackendName, opts: UseBackendOptions = {}
   };
   if (name === "auto") return await useAuto(say);
   if (!(BACKENDS as readonly string[]).includes(name)) {
-    throw new UsageError(`Unknown backend '${name}' (expected one of ${BACKENDS.join(", ")})`);
+    throw new UserError(`Unknown backend '${name}' (expected one of ${BACKENDS.join(", ")})`);
   }
   let detail: string;
   try {
     detail = await activate(name);
   } catch (err) {
-    throw new UsageError(`Backend '${name}' is not available: ${reason(err)}`);
+    throw new UserError(`Backend '${name}' is not available: ${reason(err)}`);
   }
   if (name === "webgpu" && detail.startsWith("software")) {
     say(`backend webgpu runs on a ${detail}: the CPU emulates the GPU (slow)`);

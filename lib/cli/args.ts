@@ -1,12 +1,12 @@
 /**
  * Flag parsing on top of `node:util` parseArgs (JSR `@std/cli` is not
  * reachable from this workplace). Adds: typed number parsing with clear
- * messages, `--help`, and UsageError (exit 2) for every mistake.
+ * messages, `--help`, and UserError (exit 2) for every mistake.
  *
  * @module
  */
 import { parseArgs as nodeParseArgs } from "node:util";
-import { UsageError } from "./errors.ts";
+import { UserError } from "../errors.ts";
 
 /** One flag's declaration. */
 export interface FlagSpec {
@@ -25,7 +25,7 @@ export interface ParsedFlags {
 
 /**
  * Parses `args` against `spec`. Unknown flags and missing values become a
- * UsageError naming the flag.
+ * UserError naming the flag.
  *
  * @example
  * ```ts
@@ -49,7 +49,7 @@ export function parseFlags(args: string[], spec: Record<string, FlagSpec>): Pars
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     // node's messages are long and end with advice about "--"; keep the first sentence.
-    throw new UsageError(msg.split(". ")[0]!.replace(/^Unknown option/, "Unknown flag"));
+    throw new UserError(msg.split(". ")[0]!.replace(/^Unknown option/, "Unknown flag"));
   }
 }
 
@@ -63,7 +63,7 @@ export function str(
 ): string | undefined {
   const v = values[name];
   if (v === undefined) return fallback;
-  if (typeof v !== "string") throw new UsageError(`Flag --${name} needs a value`);
+  if (typeof v !== "string") throw new UserError(`Flag --${name} needs a value`);
   return v;
 }
 
@@ -89,16 +89,16 @@ export function num(
   const s = String(raw).trim();
   const n = Number(s);
   if (s === "" || !Number.isFinite(n)) {
-    throw new UsageError(`Flag --${name} expects a number, got '${raw}'`);
+    throw new UserError(`Flag --${name} expects a number, got '${raw}'`);
   }
   if (opts.integer && !Number.isInteger(n)) {
-    throw new UsageError(`Flag --${name} expects a whole number, got '${raw}'`);
+    throw new UserError(`Flag --${name} expects a whole number, got '${raw}'`);
   }
   if (opts.min !== undefined && n < opts.min) {
-    throw new UsageError(`Flag --${name} must be at least ${opts.min}, got ${n}`);
+    throw new UserError(`Flag --${name} must be at least ${opts.min}, got ${n}`);
   }
   if (opts.max !== undefined && n > opts.max) {
-    throw new UsageError(`Flag --${name} must be at most ${opts.max}, got ${n}`);
+    throw new UserError(`Flag --${name} must be at most ${opts.max}, got ${n}`);
   }
   return n;
 }
@@ -113,7 +113,7 @@ export function choice<T extends string>(
   const v = str(values, name);
   if (v === undefined) return fallback;
   if (!(choices as readonly string[]).includes(v)) {
-    throw new UsageError(`Flag --${name} must be one of ${choices.join("|")}, got '${v}'`);
+    throw new UserError(`Flag --${name} must be one of ${choices.join("|")}, got '${v}'`);
   }
   return v as T;
 }

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import type { DemoClip } from "./data.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));

@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { Rng } from "../probe/rng.ts";
 import { aptInstall, canAptInstall } from "../io/apt.ts";
 import { listFilesSorted } from "../io/walk.ts";

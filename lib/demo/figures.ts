@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { pca } from "./pca.ts";
 import { linePlot, scatterPlot } from "./plot.ts";
 import type { Raster } from "./raster.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { loadAudio } from "../audio/load.ts";
 import { logMel } from "../features/mel.ts";
 import type { Encoder } from "../model/encoder.ts";

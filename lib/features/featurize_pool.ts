@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { loadAudio } from "../audio/load.ts";
 import { DEFAULT_MEL, type Features, logMel, type MelConfig } from "./mel.ts";
 

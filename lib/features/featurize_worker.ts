@@ -7,7 +7,7 @@
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 import { loadAudio } from "../audio/load.ts";
 import { logMel, type MelConfig } from "./mel.ts";
 

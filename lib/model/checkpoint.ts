@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { DEFAULT_MEL, type MelConfig } from "../features/mel.ts";
 import { type EncoderConfig, validateConfig } from "./config.ts";

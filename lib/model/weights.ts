@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { type EncoderConfig, encoderConfig, sizeName, validateConfig } from "./config.ts";
 import { Encoder, type EncoderOptions, isLinearWeight } from "./encoder.ts";
 import type { HostTensor } from "./safetensors.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { decodeNpy } from "../io/npy.ts";
 import type { LabeledItem } from "./labeled_set.ts";
 

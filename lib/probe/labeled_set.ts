@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { listFilesSorted } from "../io/walk.ts";
 
 /** The three roles an example can play. */

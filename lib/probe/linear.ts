@@ -23,7 +23,7 @@
  * @module
  */
 import { type Gemm, jsGemm } from "./gemm.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { accuracy, multiLabelMetrics } from "./metrics.ts";
 import { Rng } from "./rng.ts";
 import { activateSoftmax, batches, meanStd, Trainer } from "./_trainer.ts";

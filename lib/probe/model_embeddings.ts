@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { decodeNpy, writeNpy } from "../io/npy.ts";
 import { Progress } from "../io/progress.ts";
 import { loadEncoder } from "../model/checkpoint.ts";

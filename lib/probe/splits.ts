@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import type { LabeledSet } from "./labeled_set.ts";
 import { Rng } from "./rng.ts";
 

@@ -12,7 +12,7 @@ import { type Tensor, type Tensor2D, type Tensor3D, tf, type Variable } from "..
 import type { EncoderConfig } from "../model/config.ts";
 import { Encoder } from "../model/encoder.ts";
 import { MlpHead } from "../model/heads.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { AdamW } from "./adamw.ts";
 import { byolLoss, emaUpdate, outputStd } from "./loss.ts";
 

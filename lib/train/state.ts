@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { type Tensor, tf } from "../backend/tf.ts";
 import { type HostTensor, readSafetensors, writeSafetensors } from "../model/safetensors.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import type { CropRef } from "./views.ts";
 
 /** The non-tensor part of a checkpoint. */

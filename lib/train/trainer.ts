@@ -24,7 +24,7 @@ import { enableGradients } from "../model/gradients.ts";
 import { logMel } from "../features/mel.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UserError } from "../errors.ts";
 import { prepareData } from "./data.ts";
 import { type HeadWidths, TeacherStudent } from "./networks.ts";
 import { mixSeed, Rng } from "./rng.ts";
@@ -230,7 +230,7 @@ const TRAIN_KEYS = [
 /**
  * Starts the run in `runDir`, or continues it from its last checkpoint
  * when `runDir/config.json` exists. A resumed run takes its whole config
- * from there; `cfg` values that differ are a UsageError naming them.
+ * from there; `cfg` values that differ are a UserError naming them.
  */
 export async function pretrain(
   runDir: string,
@@ -244,7 +244,7 @@ export async function pretrain(
     const stored = JSON.parse(await Deno.readTextFile(cfgPath)) as TrainConfig;
     const diff = TRAIN_KEYS.filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(cfg[k]));
     if (diff.length) {
-      throw new UsageError(
+      throw new UserError(
         `Run directory '${runDir}' holds a run with other settings (${diff.join(", ")}); ` +
           `rerun with the same flags to resume, or use a new --run directory`,
       );

@@ -1,6 +1,6 @@
 /**
  * Error types whose message is shown to the user as one line, without a
- * stack trace. `main.ts` maps them to exit codes.
+ * stack trace. Library code throws them; `main.ts` maps them to exit codes.
  *
  * Exit codes scripts can rely on:
  * - 0: everything succeeded
@@ -8,20 +8,14 @@
  * - 2: usage error, bad configuration, bad checkpoint or bad labeled set:
  *      nothing was done
  * - 3: an internal error (a bug: the stack trace is printed)
- * - 130: interrupted
  *
  * @module
  */
 
-/** A bad flag, value or combination of flags. Exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-  readonly exitCode = 2;
-}
-
 /**
- * A fatal problem with what the user gave us (a corrupt checkpoint, an
- * unusable labeled set, a non-finite loss). Exit code 2 unless given.
+ * A fatal problem with what the user gave us: a bad flag or combination of
+ * flags, a corrupt checkpoint, an unusable labeled set, a non-finite loss.
+ * Exit code 2 unless given.
  */
 export class UserError extends Error {
   override name = "UserError";
@@ -47,13 +41,10 @@ export class InputError extends Error {
 
 /** Exit code for an error: its own for ours, 3 (a bug) for anything else. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof UsageError || err instanceof UserError || err instanceof InputError) {
-    return err.exitCode;
-  }
-  return 3;
+  return isUserFacing(err) ? err.exitCode : 3;
 }
 
 /** True for errors whose message alone is what the user should see. */
-export function isUserFacing(err: unknown): err is Error {
-  return err instanceof UsageError || err instanceof UserError || err instanceof InputError;
+export function isUserFacing(err: unknown): err is UserError | InputError {
+  return err instanceof UserError || err instanceof InputError;
 }
