@@ -46,7 +46,8 @@ Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join("\n")}
 
 Run 'atst <command> --help' for the flags of one command.
-Exit codes: 0 ok, 1 some inputs failed, 2 usage or configuration error, 3 internal error.`;
+Exit codes: 0 ok (also when a reader of stdout such as 'head' stops early), 1 some inputs
+failed, 2 usage or configuration error, 3 internal error.`;
 
 /** Runs the CLI on `args` and returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -79,6 +80,10 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (err) {
+    if (err instanceof Deno.errors.BrokenPipe) {
+      // The reader of our stdout went away (`atst embed ... | head`): its choice, not a failure.
+      Deno.exit(0);
+    }
     if (isUserFacing(err)) {
       console.error(`atst: ${err.message}`);
     } else {

@@ -11,11 +11,22 @@
  * @module
  */
 import { join } from "node:path";
-import process from "node:process";
 import { loadAudio } from "../lib/audio/load.ts";
 import { logMel } from "../lib/features/mel.ts";
+import { noise, timeRuns } from "./_measure.ts";
+import { runReference } from "./_compare.ts";
 
 const REPEATS = 5;
+
+/** What bench/featurize_ref.py prints (seconds: best of REPEATS, wall and process CPU). */
+interface Reference {
+  audio_seconds: number;
+  end_to_end_s: number;
+  features_only_s: number;
+  end_to_end_cpu_s: number;
+  features_only_cpu_s: number;
+  threads: number;
+}
 
 /** A 16-bit PCM WAV of `channels` x `seconds` at `rate`: chirps, a tone and noise bursts. */
 function synthWav(rate: number, channels: number, seconds: number, seed: number): Uint8Array {
@@ -36,12 +47,11 @@ function synthWav(rate: number, channels: number, seconds: number, seed: number)
   dv.setUint16(34, 16, true);
   ascii(36, "data");
   dv.setUint32(40, n * channels * 2, true);
-  let state = seed >>> 0;
-  const noise = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  const next = noise(0.3, seed);
   for (let i = 0; i < n; i++) {
     const t = i / rate;
     const sweep = Math.sin(2 * Math.PI * (100 * t + 300 * t * t)) * 0.3;
-    const burst = (t % 0.7) < 0.08 ? noise() * 0.3 : 0;
+    const burst = (t % 0.7) < 0.08 ? next() : 0;
     for (let c = 0; c < channels; c++) {
       const v = sweep + burst + 0.1 * Math.sin(2 * Math.PI * (440 + 110 * c) * t);
       dv.setInt16(44 + (i * channels + c) * 2, Math.round(v * 32767), true);
@@ -70,21 +80,10 @@ async function makeClips(): Promise<{ dir: string; files: string[] }> {
   return { dir, files };
 }
 
-function cpuSeconds(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-}
-
 /** Best wall and best process-CPU seconds of REPEATS runs. */
-async function bestOf(fn: () => Promise<void> | void): Promise<[number, number]> {
-  let wall = Infinity, cpu = Infinity;
-  for (let r = 0; r < REPEATS; r++) {
-    const t0 = performance.now(), c0 = cpuSeconds();
-    await fn();
-    wall = Math.min(wall, (performance.now() - t0) / 1000);
-    cpu = Math.min(cpu, cpuSeconds() - c0);
-  }
-  return [wall, cpu];
+async function bestOf(fn: () => unknown): Promise<[number, number]> {
+  const { wall, cpu } = await timeRuns(fn, { warmup: 0, reps: REPEATS });
+  return [Math.min(...wall), Math.min(...cpu)];
 }
 
 /**
@@ -106,34 +105,31 @@ export async function benchFeaturize(): Promise<string[]> {
     });
     const oursMel = await bestOf(() => waves.forEach((w) => logMel(w)));
 
-    const py = new Deno.Command("/usr/bin/python3", {
-      args: [new URL("./featurize_ref.py", import.meta.url).pathname, String(REPEATS), ...files],
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const out = await py.output();
+    const ref = await runReference<Reference>(import.meta.url, "./featurize_ref.py", [
+      String(REPEATS),
+      ...files,
+    ]);
     const lines = [
       `featurize: ${files.length} files, ${audioSeconds.toFixed(1)} s of audio ` +
       `(WAV 44.1k stereo, 48k, 22.05k, 16k; FLAC 16k), best of ${REPEATS}; ours single-threaded`,
     ];
     const fmt = (s: number) => `${(audioSeconds / s).toFixed(0).padStart(5)} s/s`;
-    if (!out.success) {
-      const err = new TextDecoder().decode(out.stderr).trim().split("\n").pop();
-      lines.push(`  end to end     ours ${fmt(oursE2e[0])}   torchaudio: not run (${err})`);
+    if (!ref.ok) {
+      lines.push(`  end to end     ours ${fmt(oursE2e[0])}   torchaudio: not run (${ref.why})`);
       lines.push(`  features only  ours ${fmt(oursMel[0])}`);
       return lines;
     }
-    const ref = JSON.parse(new TextDecoder().decode(out.stdout));
+    const r = ref.value;
     const row = (name: string, ours: [number, number], wall: number, cpu: number) =>
       `  ${name.padEnd(14)} ours ${fmt(ours[0])} (cpu ${fmt(ours[1])})   torchaudio ${fmt(wall)} ` +
       `(cpu ${fmt(cpu)})   ours/torchaudio ${(wall / ours[0]).toFixed(2)}x (cpu ${
         (cpu / ours[1]).toFixed(2)
       }x)`;
-    lines.push(row("end to end", oursE2e, ref.end_to_end_s, ref.end_to_end_cpu_s));
-    lines.push(row("features only", oursMel, ref.features_only_s, ref.features_only_cpu_s));
+    lines.push(row("end to end", oursE2e, r.end_to_end_s, r.end_to_end_cpu_s));
+    lines.push(row("features only", oursMel, r.features_only_s, r.features_only_cpu_s));
     lines.push(
       `  (s/s = seconds of audio per second of wall time, or of process CPU time; ` +
-        `torch threads: ${ref.threads}; load average ${Deno.loadavg()[0]!.toFixed(1)})`,
+        `torch threads: ${r.threads}; load average ${Deno.loadavg()[0]!.toFixed(1)})`,
     );
     return lines;
   } finally {

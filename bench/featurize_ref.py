@@ -3,29 +3,29 @@
 
 Usage: /usr/bin/python3 bench/featurize_ref.py REPEATS FILE...
 Prints one JSON object: {"audio_seconds", "end_to_end_s", "features_only_s",
-"end_to_end_cpu_s", "features_only_cpu_s", "threads"} (wall and process CPU).
-Times are the best of REPEATS passes over all files, measured inside Python
-(interpreter start and imports excluded). End to end = torchaudio.load, mean
-over channels, resample to 16 kHz (torchaudio.transforms.Resample, kernel
-cached per rate), MelSpectrogram, AmplitudeToDB(top_db=80), min-max scaling.
-Features only = the same minus load and resample, on 16 kHz tensors in memory.
+"end_to_end_cpu_s", "features_only_cpu_s", "threads", "peak_rss_mb"} (wall and
+process CPU). Times are the best of REPEATS passes over all files, measured
+inside Python (interpreter start and imports excluded). End to end =
+torchaudio.load, mean over channels, resample to 16 kHz
+(torchaudio.transforms.Resample, kernel cached per rate), then
+tools/atst_torch.py's LogMel (MelSpectrogram, AmplitudeToDB(top_db=80),
+min-max scaling). Features only = the same minus load and resample, on
+16 kHz tensors in memory.
 """
-import json
 import sys
-import time
 
 import torch
 import torchaudio
 
-MEL = torchaudio.transforms.MelSpectrogram(
-    sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, f_min=60.0, f_max=7800.0, n_mels=64)
-TO_DB = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80)
+from _reference import report, time_runs
+from atst_torch import LogMel  # tools/, put on sys.path by _reference
+
+LOG_MEL = LogMel()
 RESAMPLERS = {}
 
 
 def features(wave: torch.Tensor) -> torch.Tensor:
-    db = TO_DB(MEL(wave[None]))[0]
-    return (db + 79.6482) / (50.6842 + 79.6482) * 2 - 1
+    return LOG_MEL(wave[None])[0]
 
 
 def load16k(path: str) -> torch.Tensor:
@@ -40,13 +40,8 @@ def load16k(path: str) -> torch.Tensor:
 
 def best_of(repeats: int, fn) -> tuple:
     """Best wall time and best process CPU time of `repeats` runs."""
-    wall = cpu = float("inf")
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
+    wall, cpu = time_runs(fn, 0, repeats)
+    return min(wall), min(cpu)
 
 
 def main() -> None:
@@ -56,11 +51,9 @@ def main() -> None:
         [features(w) for w in waves]
         e2e = best_of(repeats, lambda: [features(load16k(f)) for f in files])
         mel = best_of(repeats, lambda: [features(w) for w in waves])
-    print(json.dumps(dict(
-        audio_seconds=sum(w.numel() for w in waves) / 16000,
-        end_to_end_s=e2e[0], features_only_s=mel[0],
-        end_to_end_cpu_s=e2e[1], features_only_cpu_s=mel[1], threads=torch.get_num_threads(),
-    )))
+    report(audio_seconds=sum(w.numel() for w in waves) / 16000,
+           end_to_end_s=e2e[0], features_only_s=mel[0],
+           end_to_end_cpu_s=e2e[1], features_only_cpu_s=mel[1])
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@
  * the same machine in one run, printed with ratios. Each section runs in
  * its own subprocess so peak memory (VmHWM) is measured per section.
  *
- * Usage: deno task bench [--only featurize,embed,pretrain,native] [--backends native,wasm]
- *
  * @module
  */
 import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
 
-/** Section -> script and its default arguments (`--backends` replaces the script's own list). */
+/** Section -> script and its default arguments (later flags, e.g. `--backends`, override them). */
 const SECTIONS: Record<string, { file: string; args: string[] }> = {
   // featurize: our front end vs torchaudio on the fixture clips.
   featurize: { file: "./featurize.ts", args: [] },
@@ -20,32 +19,61 @@ const SECTIONS: Record<string, { file: string; args: string[] }> = {
   pretrain: { file: "./pretrain.ts", args: ["--backends", "native,wasm"] },
   // native: forward and forward+backward of ATST-small with peak RSS of each side vs PyTorch.
   native: { file: "./native_ops.ts", args: ["--backends", "native", "--train", "--rounds", "2"] },
+  // startup: the installed `atst` (deno task install) against `npx -y deno@2.9.6 task atst`.
+  startup: { file: "./startup.ts", args: [] },
 };
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    only: { type: "string" },
-    backends: { type: "string" },
-  },
-});
+const USAGE = `
+Usage: deno task bench [--only ${Object.keys(SECTIONS).join(",")}] [--backends native,wasm]
+                       [-- FLAGS...]
+
+Runs each section (all by default) in its own process. FLAGS after "--" go to
+each section's script, so name one section with them (e.g. --only embed -- --size
+tiny --batch 1); see each script's --help for its flags.
+`;
+
+function flags() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        only: { type: "string" },
+        backends: { type: "string" },
+        help: { type: "boolean" },
+      },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message.split(". ")[0]} (see --help)`);
+    Deno.exit(2);
+  }
+}
+const { values, positionals: extra } = flags();
+if (values.help) {
+  console.log(USAGE.trim());
+  Deno.exit(0);
+}
 const only = values.only ? values.only.split(",") : Object.keys(SECTIONS);
+const unknown = only.filter((name) => !SECTIONS[name]);
+if (unknown.length) {
+  console.error(
+    `bench: unknown section '${unknown.join(", ")}' (known: ${Object.keys(SECTIONS).join(", ")})`,
+  );
+  Deno.exit(2);
+}
 const cores = navigator.hardwareConcurrency;
 console.log(`# atst bench ${new Date().toISOString()} on ${Deno.build.target}, ${cores} cores`);
 let failed = 0;
 for (const name of only) {
-  const section = SECTIONS[name];
-  if (!section) {
-    console.error(`bench: unknown section '${name}' (known: ${Object.keys(SECTIONS).join(", ")})`);
-    Deno.exit(2);
-  }
-  const path = new URL(section.file, import.meta.url);
-  const args = ["run", "-A", path.pathname, ...section.args];
-  if (values.backends) {
-    const i = args.indexOf("--backends");
-    if (i >= 0) args.splice(i, 2);
-    args.push("--backends", values.backends);
-  }
+  const section = SECTIONS[name]!;
+  const args = [
+    "run",
+    "-A",
+    fileURLToPath(new URL(section.file, import.meta.url)),
+    ...section.args,
+    ...(values.backends ? ["--backends", values.backends] : []),
+    ...extra,
+  ];
   console.log(`\n## ${name}`);
   const out = await new Deno.Command(Deno.execPath(), {
     args,

@@ -4,23 +4,14 @@
  *
  * @module
  */
-import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
 import { UserError } from "../lib/errors.ts";
-import { exists, openAtomic } from "../lib/io/atomic.ts";
 import { Progress } from "../lib/io/progress.ts";
 import { type BackendName, BACKENDS, useBackend } from "../lib/backend/backend.ts";
-import { expandInputs, shard } from "../lib/audio/inputs.ts";
+import { expandInputs, parseShard, shard } from "../lib/audio/inputs.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
-import { embedFiles, type EmbedResult, embedSettings } from "../lib/embed/embed_files.ts";
-import {
-  csvHeader,
-  csvRows,
-  jsonlRecord,
-  npyPath,
-  writeManifest,
-  writeNpyResult,
-} from "../lib/embed/writers.ts";
+import { embedFiles, embedSettings } from "../lib/embed/embed_files.ts";
+import { EMBED_FORMATS, embedHeader, openEmbedSink } from "../lib/embed/sink.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const HELP = `atst embed: audio -> ATST clip or frame embeddings
@@ -94,12 +85,13 @@ export async function run(args: string[]): Promise<number> {
     throw new UserError("No inputs: give audio files, folders, @list.txt or -");
   }
   const out = str(values, "out");
-  const format = choice(values, "format", ["npy", "jsonl", "csv"] as const, out ? "npy" : "jsonl");
+  const format = choice(values, "format", EMBED_FORMATS, out ? "npy" : "jsonl");
   if (format === "npy" && !out) throw new UserError("Format npy needs --out DIR");
   const frames = values.frames === true;
   const blocks = num(values, "blocks", frames ? 1 : 12, { min: 1, integer: true });
   const pool = choice(values, "pool", ["cls", "mean", "both"] as const, "both");
-  if (frames && (values.pool !== undefined || values["corrected-mean"])) {
+  const correctedMean = values["corrected-mean"] === true;
+  if (frames && (values.pool !== undefined || correctedMean)) {
     throw new UserError(
       "Flags --pool and --corrected-mean apply to clip embeddings, not --frames",
     );
@@ -115,41 +107,17 @@ export async function run(args: string[]): Promise<number> {
 
   const backend = await useBackend(backendName, { quiet });
   const model = await loadEncoder(modelPath, { trainable: false, name: "embed/encoder" });
-  const settings = embedSettings(model, {
-    mode: frames ? "frames" : "clip",
-    blocks,
-    pool,
-    correctedMean: values["corrected-mean"] === true,
+  const mode = frames ? "frames" : "clip";
+  const settings = embedSettings(model, { mode, blocks, pool, correctedMean });
+  const expanded = await expandInputs(positionals);
+  const header = embedHeader(model, settings, { modelPath, backend, version: denoJson.version });
+  const sink = await openEmbedSink(header, { format, out });
+  const { files, errors, skipped } = await sink.select(shard(expanded.files, k, n), {
+    skipExisting,
   });
-  const { files: all, errors } = await expandInputs(positionals);
-  let failed = errors.length;
-  for (const e of errors) console.error(`atst: ${e.message}`);
-  let files = shard(all, k, n);
-  const header = {
-    atst: denoJson.version,
-    kind: settings.mode === "clip" ? "clip embeddings" : "frame embeddings",
-    model: {
-      path: resolve(modelPath),
-      sha256: model.meta.sha256,
-      source: model.meta.source,
-      encoder: model.meta.encoder,
-      trainCropSeconds: model.meta.trainCropSeconds,
-    },
-    settings,
-    mel: model.meta.mel,
-    backend,
-    ...(settings.mode === "frames" ? { frameHopMs: 40, frameOffsetMs: 15 } : {}),
-  };
-  if (skipExisting && out) {
-    await assertSameRun(out, header);
-    const before = files.length;
-    const keep = [];
-    for (const f of files) if (!(await exists(npyPath(out, f.rel)))) keep.push(f);
-    files = keep;
-    if (!quiet && before > files.length) {
-      console.error(`atst: skipping ${before - files.length} existing`);
-    }
-  }
+  let failed = expanded.errors.length + errors.length;
+  for (const e of [...expanded.errors, ...errors]) console.error(`atst: ${e.message}`);
+  if (!quiet && skipped > 0) console.error(`atst: skipping ${skipped} existing`);
 
   const progress = new Progress({
     label: "embed",
@@ -157,78 +125,21 @@ export async function run(args: string[]): Promise<number> {
     enabled: !quiet,
     logEverySeconds: 30,
   });
-  const enc = new TextEncoder();
-  let sink: { write(r: EmbedResult): Promise<void>; done(ok: boolean): Promise<void> };
-  if (format === "npy") {
-    const dir = out!;
-    sink = {
-      write: async (r) => void await writeNpyResult(dir, r),
-      done: async () => await writeManifest(dir, header),
-    };
-  } else {
-    // `--out emb.jsonl` names the file itself; any other --out is a folder for embeddings.F.
-    const file = out &&
-      (out.endsWith(`.${format}`) ? resolve(out) : resolve(out, `embeddings.${format}`));
-    const target = file ? await openAtomic(file) : undefined;
-    const writer = target ? target.file.writable.getWriter() : Deno.stdout.writable.getWriter();
-    const emit = (s: string) => writer.write(enc.encode(s));
-    await emit(
-      format === "jsonl" ? JSON.stringify(header) + "\n" : csvHeader(settings.dim, frames) + "\n",
-    );
-    sink = {
-      write: (r) => emit(format === "jsonl" ? jsonlRecord(r) + "\n" : csvRows(r)),
-      done: async () => {
-        if (target) {
-          await writer.close();
-          await target.commit();
-        } else writer.releaseLock();
-      },
-    };
+  const opts = { mode, blocks, pool, correctedMean: settings.correctedMean, batch } as const;
+  try {
+    await embedFiles(model, files, opts, async (r) => {
+      if ("error" in r) {
+        failed++;
+        progress.log(`atst: ${r.error.message}`);
+      } else await sink.write(r);
+      progress.tick();
+    });
+  } catch (err) {
+    await sink.abort();
+    throw err;
   }
-  const opts = { mode: settings.mode, blocks, pool, correctedMean: settings.correctedMean, batch };
-  await embedFiles(model, files, opts, async (r) => {
-    if ("error" in r) {
-      failed++;
-      progress.log(`atst: ${r.error.message}`);
-    } else {
-      await sink.write(r);
-    }
-    progress.tick();
-  });
-  await sink.done(failed === 0);
+  await sink.close();
   progress.done();
   model.encoder.dispose();
   return failed > 0 ? 1 : 0;
-}
-
-/**
- * With --skip-existing, refuses to mix outputs of another model or other
- * settings into `dir` (its embed.json says what is there).
- */
-async function assertSameRun(dir: string, header: { model: { sha256: string }; settings: object }) {
-  let prev: { model?: { sha256?: string }; settings?: object };
-  try {
-    prev = JSON.parse(await Deno.readTextFile(resolve(dir, "embed.json")));
-  } catch {
-    return; // nothing there yet
-  }
-  if (
-    prev.model?.sha256 !== header.model.sha256 ||
-    JSON.stringify(prev.settings) !== JSON.stringify(header.settings)
-  ) {
-    throw new UserError(
-      `Folder '${dir}' holds embeddings from another model or other settings (see its embed.json); use another --out`,
-    );
-  }
-}
-
-/** Parses `--shard K/N` (1-based K). */
-function parseShard(s: string | undefined): [number, number] {
-  if (s === undefined) return [1, 1];
-  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
-  const k = Number(m?.[1]), n = Number(m?.[2]);
-  if (!m || n < 1 || k < 1 || k > n) {
-    throw new UserError(`Flag --shard expects K/N with 1 <= K <= N, got '${s}'`);
-  }
-  return [k, n];
 }

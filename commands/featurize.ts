@@ -5,17 +5,21 @@
  *
  * @module
  */
-import { extname, join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
-import { InputError, UserError } from "../lib/errors.ts";
-import { expandInputs, type InputFile, shard } from "../lib/audio/inputs.ts";
+import { UserError } from "../lib/errors.ts";
+import {
+  expandInputs,
+  type InputFile,
+  parseShard,
+  planOutputs,
+  shard,
+} from "../lib/audio/inputs.ts";
 import { DEFAULT_MEL } from "../lib/features/mel.ts";
-import { featurizeFiles } from "../lib/features/featurize_pool.ts";
+import { featurizeFiles, writeFeaturesNpy } from "../lib/features/featurize_pool.ts";
 import { jsonlHeader, jsonlRecord } from "../lib/features/features_jsonl.ts";
-import { exists } from "../lib/io/atomic.ts";
-import { writeNpy } from "../lib/io/npy.ts";
 import { Progress } from "../lib/io/progress.ts";
+import { openTextSink } from "../lib/io/text_sink.ts";
 
 const HELP = `atst featurize: audio files -> ATST log-mel features
 
@@ -57,21 +61,6 @@ Examples:
   find data -name '*.flac' | atst featurize - --out feats/ --skip-existing
   atst featurize @train.txt --out feats/ --shard 1/4 --jobs 4`;
 
-function outputPath(outDir: string, rel: string): string {
-  const ext = extname(rel);
-  return join(outDir, (ext ? rel.slice(0, -ext.length) : rel) + ".npy");
-}
-
-function parseShard(spec: string | undefined): [number, number] | null {
-  if (spec === undefined) return null;
-  const m = /^(\d+)\/(\d+)$/.exec(spec);
-  const k = Number(m?.[1]), n = Number(m?.[2]);
-  if (!m || n < 1 || k < 1 || k > n) {
-    throw new UserError(`Flag --shard expects K/N with 1 <= K <= N, got '${spec}'`);
-  }
-  return [k, n];
-}
-
 /** Runs `atst featurize` and returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   const { values, positionals, help } = parseFlags(args, {
@@ -90,7 +79,7 @@ export async function run(args: string[]): Promise<number> {
   const outDir = str(values, "out");
   const quiet = values.quiet === true;
   const skipExisting = values["skip-existing"] === true;
-  const shardSpec = parseShard(str(values, "shard"));
+  const [k, n] = parseShard(str(values, "shard"));
   const jobsFlag = num(values, "jobs", 1, { min: 0, max: 256, integer: true });
   const jobCount = jobsFlag === 0 ? navigator.hardwareConcurrency : jobsFlag;
   if (positionals.length === 0) {
@@ -107,47 +96,23 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const expanded = await expandInputs(positionals);
-  const errors: InputError[] = [...expanded.errors];
-  const files: InputFile[] = shardSpec ? shard(expanded.files, ...shardSpec) : expanded.files;
-
-  // Two inputs that differ only in extension would write the same .npy.
-  const jobs: Array<InputFile & { out?: string }> = [];
-  if (outDir !== undefined) {
-    const owners = new Map<string, string>();
-    for (const f of files) {
-      const out = outputPath(outDir, f.rel);
-      const owner = owners.get(out);
-      if (owner !== undefined) {
-        errors.push(new InputError(f.path, `output '${out}' would overwrite that of '${owner}'`));
-        continue;
-      }
-      owners.set(out, f.path);
-      jobs.push({ ...f, out });
-    }
-  } else {
-    jobs.push(...files);
-  }
-
-  const progress = new Progress({ label: "featurize", total: jobs.length, enabled: !quiet });
+  const files = shard(expanded.files, k, n);
+  const plan = outDir === undefined
+    ? { jobs: files as Array<InputFile & { out?: string }>, errors: [], skipped: 0 }
+    : await planOutputs(files, outDir, { skipExisting });
+  const errors = [...expanded.errors, ...plan.errors];
+  const todo = plan.jobs;
+  const progress = new Progress({
+    label: "featurize",
+    total: todo.length + plan.skipped,
+    enabled: !quiet,
+  });
   for (const e of errors) progress.log(e.message);
-  const stdout = Deno.stdout;
-  const enc = new TextEncoder();
-  const emit = async (line: string) => {
-    const bytes = enc.encode(line + "\n");
-    for (let off = 0; off < bytes.length;) off += await stdout.write(bytes.subarray(off));
-  };
-  if (format === "jsonl") await emit(jsonlHeader(denoJson.version, DEFAULT_MEL));
+  progress.tick(plan.skipped);
+  const stdout = format === "jsonl" ? await openTextSink() : undefined;
+  await stdout?.write(jsonlHeader(denoJson.version, DEFAULT_MEL) + "\n");
 
-  let written = 0, skipped = 0;
-  const todo: typeof jobs = [];
-  for (const job of jobs) {
-    if (job.out !== undefined && skipExisting && (await exists(job.out))) {
-      skipped++;
-      progress.tick();
-    } else {
-      todo.push(job);
-    }
-  }
+  let written = 0;
   const results = featurizeFiles(todo.map((j) => j.path), { jobs: jobCount, mel: DEFAULT_MEL });
   for await (const r of results) {
     const job = todo[r.index]!;
@@ -158,21 +123,19 @@ export async function run(args: string[]): Promise<number> {
       continue;
     }
     const { features, sourceRate, channels } = r;
-    if (job.out !== undefined) {
-      const shape = [features.nMels, features.frames]; // [64, T]
-      await writeNpy(job.out, { shape, data: features.data }).catch((err) => {
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new UserError(`Cannot write '${job.out}': ${reason}`);
-      });
-    } else {
-      await emit(jsonlRecord({ path: job.path, rel: job.rel, sourceRate, channels, features }));
+    if (job.out !== undefined) await writeFeaturesNpy(job.out, features);
+    else {
+      await stdout!.write(
+        jsonlRecord({ path: job.path, rel: job.rel, sourceRate, channels, features }) + "\n",
+      );
     }
     written++;
   }
+  await stdout?.close();
   progress.done();
   if (!quiet) {
     const parts = [`${written} written`];
-    if (skipped) parts.push(`${skipped} skipped (existing)`);
+    if (plan.skipped) parts.push(`${plan.skipped} skipped (existing)`);
     if (errors.length) parts.push(`${errors.length} failed`);
     console.error(`featurize: ${parts.join(", ")}`);
   }

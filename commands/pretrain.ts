@@ -1,6 +1,6 @@
 /**
- * `atst pretrain`: flags and wiring only; the recipe lives in
- * lib/train/trainer.ts.
+ * `atst pretrain`: flags and wiring only; the recipe and its defaults live
+ * in lib/train/config.ts, the run in lib/train/pretrain.ts.
  *
  * @module
  */
@@ -8,9 +8,18 @@ import { resolve } from "node:path";
 import { choice, list, num, parseFlags, str } from "../lib/cli/args.ts";
 import { UserError } from "../lib/errors.ts";
 import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
-import { ENCODER_SIZES, encoderConfig } from "../lib/model/config.ts";
-import { defaultLr } from "../lib/train/schedules.ts";
-import { pretrain, type TrainConfig } from "../lib/train/trainer.ts";
+import { ENCODER_SIZES, encoderConfig, type EncoderSize } from "../lib/model/config.ts";
+import { defaultTrainConfig, type TrainConfig } from "../lib/train/config.ts";
+import { pretrain } from "../lib/train/pretrain.ts";
+import { cropFrames, cropSamples } from "../lib/train/views.ts";
+
+const DEFAULTS = defaultTrainConfig();
+// The two derived defaults, stated as their rules: the lr at batch 256, the longest warm-up.
+const LR_PER_256 = defaultTrainConfig({ batch: 256 }).lr;
+const WARMUP_CAP = defaultTrainConfig({ steps: Number.MAX_SAFE_INTEGER }).warmup;
+const [EMA_START, EMA_END] = DEFAULTS.ema;
+const CROP = DEFAULTS.cropSeconds;
+const CROP_FRAMES = cropFrames(cropSamples(CROP));
 
 const HELP = `atst pretrain: ATST teacher-student self-supervised training on unlabeled audio
 
@@ -20,19 +29,20 @@ Data and run:
   --data PATH         audio file, folder (recursive) or @list.txt; repeatable
   --run DIR           run directory: config, decoded-audio cache, log.jsonl,
                       checkpoints, encoder.safetensors. Rerunning the same
-                      command continues from the last checkpoint.
-Model and recipe (spec §3):
-  --size S            tiny|small|base encoder (default small)
-  --steps N           optimiser steps (default 1000)
-  --batch B           clips per step; each gives two views (default 64)
-  --lr X              peak learning rate (default 5e-4 * batch / 256)
-  --warmup N          linear warm-up steps (default min(1300, steps / 10))
-  --ema M             starting EMA momentum, rising to 1.0 (default 0.99)
-  --crop-seconds S    training crop length (default 6.0; 601 frames)
-  --seed N            seed of weights, crops and augmentations (default 0)
+                      command continues from the last checkpoint; a rerun
+                      that changes a model or recipe flag is refused.
+Model and recipe (REFERENCE.md §3):
+  --size S            ${ENCODER_SIZES.join("|")} encoder (default ${DEFAULTS.encoder.size})
+  --steps N           optimiser steps (default ${DEFAULTS.steps})
+  --batch B           clips per step; each gives two views (default ${DEFAULTS.batch})
+  --lr X              peak learning rate (default ${LR_PER_256.toExponential()} * batch / 256)
+  --warmup N          linear warm-up steps (default min(${WARMUP_CAP}, steps / 10))
+  --ema M             starting EMA momentum, rising to ${EMA_END.toFixed(1)} (default ${EMA_START})
+  --crop-seconds S    training crop length (default ${CROP.toFixed(1)}; ${CROP_FRAMES} frames)
+  --seed N            seed of weights, crops and augmentations (default ${DEFAULTS.seed})
 Checkpoints and compute:
-  --save-every N      checkpoint every N steps (default 500; always at the end)
-  --keep K            checkpoints kept (default 2)
+  --save-every N      checkpoint every N steps (default ${DEFAULTS.saveEvery}; always at the end)
+  --keep K            checkpoints kept (default ${DEFAULTS.keep})
   --backend NAME      ${BACKENDS.join("|")} (default auto)
   --quiet             no progress line
 
@@ -81,36 +91,32 @@ export async function run(args: string[]): Promise<number> {
   if (!data.length) throw new UserError("Missing --data (audio files, folders or @lists)");
   const runDir = str(values, "run");
   if (!runDir) throw new UserError("Missing --run DIR (where checkpoints and logs go)");
-  const size = choice(values, "size", ENCODER_SIZES, "small");
-  const steps = num(values, "steps", 1000, { min: 1, integer: true });
-  const batch = num(values, "batch", 64, { min: 2, integer: true });
+  const size = choice(values, "size", ENCODER_SIZES, DEFAULTS.encoder.size as EncoderSize);
+  const steps = num(values, "steps", DEFAULTS.steps, { min: 1, integer: true });
+  const batch = num(values, "batch", DEFAULTS.batch, { min: 2, integer: true });
+  // Absolute paths, so the cache check does not depend on the working directory.
+  const absolute = (p: string) =>
+    p.startsWith("@") ? "@" + resolve(p.slice(1)) : p === "-" ? p : resolve(p);
+  // The defaults for these steps and batch (the lr and warm-up follow them).
+  const defaults = defaultTrainConfig({ steps, batch });
   const cfg: TrainConfig = {
+    ...defaults,
     encoder: values.depth === undefined
       ? encoderConfig(size)
       : encoderConfig(size, { depth: num(values, "depth", 1, { min: 1, integer: true }) }),
     heads: {
-      hidden: num(values, "head-hidden", 4096, { min: 1, integer: true }),
-      out: num(values, "head-dim", 256, { min: 1, integer: true }),
+      hidden: num(values, "head-hidden", defaults.heads.hidden, { min: 1, integer: true }),
+      out: num(values, "head-dim", defaults.heads.out, { min: 1, integer: true }),
     },
-    // Absolute paths, so the cache check does not depend on the working directory.
-    data: data.map((
-      d,
-    ) => (d.startsWith("@") ? "@" + resolve(d.slice(1)) : d === "-" ? d : resolve(d))),
-    steps,
-    batch,
-    lr: num(values, "lr", defaultLr(batch), { min: 0 }),
-    minLr: 1e-6,
-    warmup: num(values, "warmup", Math.min(1300, Math.floor(steps / 10)), {
-      min: 0,
-      integer: true,
-    }),
-    wd: [0.04, 0.4],
-    ema: [num(values, "ema", 0.99, { min: 0, max: 1 }), 1.0],
-    cropSeconds: num(values, "crop-seconds", 6.0, { min: 0.04, max: 10 }),
-    mixupMemory: num(values, "mixup-memory", 2000, { min: 1, integer: true }),
-    seed: num(values, "seed", 0, { min: 0, integer: true }),
-    saveEvery: num(values, "save-every", 500, { min: 1, integer: true }),
-    keep: num(values, "keep", 2, { min: 1, integer: true }),
+    data: data.map(absolute),
+    lr: num(values, "lr", defaults.lr, { min: 0 }),
+    warmup: num(values, "warmup", defaults.warmup, { min: 0, integer: true }),
+    ema: [num(values, "ema", defaults.ema[0], { min: 0, max: 1 }), defaults.ema[1]],
+    cropSeconds: num(values, "crop-seconds", defaults.cropSeconds, { min: 0.04, max: 10 }),
+    mixupMemory: num(values, "mixup-memory", defaults.mixupMemory, { min: 1, integer: true }),
+    seed: num(values, "seed", defaults.seed, { min: 0, integer: true }),
+    saveEvery: num(values, "save-every", defaults.saveEvery, { min: 1, integer: true }),
+    keep: num(values, "keep", defaults.keep, { min: 1, integer: true }),
   };
   if (data.includes("-")) {
     throw new UserError("--data - (paths on stdin) is not supported by pretrain");

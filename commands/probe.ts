@@ -7,13 +7,13 @@
 import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
 import { UserError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { Progress } from "../lib/io/progress.ts";
+import { writeText } from "../lib/io/text_sink.ts";
 import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
 import { readLabeledSet } from "../lib/probe/labeled_set.ts";
 import { readEmbeddings } from "../lib/probe/embeddings.ts";
 import { chooseGemm } from "../lib/probe/gemm.ts";
-import { protocolConfig, PROTOCOLS } from "../lib/probe/linear.ts";
+import { protocolConfig, PROTOCOLS } from "../lib/probe/protocols.ts";
 import { evaluateProbe } from "../lib/probe/evaluate.ts";
 import { checkFolds, planFolds } from "../lib/probe/splits.ts";
 import { buildReport, formatTable, predictionsCsv } from "../lib/probe/report.ts";
@@ -125,26 +125,13 @@ export async function run(args: string[]): Promise<number> {
   const embedSeconds = (performance.now() - tEmbed) / 1000;
 
   const cfg = protocolConfig(protocol, { epochs: epochsFlag, seed });
-  let progress: Progress | undefined;
-  let current = "";
+  const progress = foldProgress(cfg.epochs, !quiet);
   const tTrain = performance.now();
   const outcome = await evaluateProbe(set, table, cfg, {
     gemm: chooseGemm(new Set(set.items.flatMap((i) => i.labels)).size),
-    onEpoch: (fold, log) => {
-      if (quiet) return;
-      if (fold !== current) {
-        progress?.done();
-        current = fold;
-        progress = new Progress({
-          label: fold === "split" ? "probe" : `probe fold ${fold}`,
-          total: cfg.epochs,
-          logEverySeconds: 15,
-        });
-      }
-      progress!.tick(1, `loss ${log.loss.toFixed(4)} valid ${(100 * log.valid).toFixed(2)}`);
-    },
+    onEpoch: progress.onEpoch,
   });
-  progress?.done();
+  progress.done();
   const trainSeconds = (performance.now() - tTrain) / 1000;
 
   const report = buildReport({
@@ -157,10 +144,30 @@ export async function run(args: string[]): Promise<number> {
     backend,
     timing: { embedSeconds, trainSeconds, totalSeconds: (performance.now() - t0) / 1000 },
   });
-  if (predPath) await writeFileAtomic(predPath, predictionsCsv(set, outcome));
-  const json = JSON.stringify(report, null, 2) + "\n";
-  if (reportPath) await writeFileAtomic(reportPath, json);
-  else await Deno.stdout.write(new TextEncoder().encode(json));
+  if (predPath) await writeText(predPath, predictionsCsv(set, outcome));
+  await writeText(reportPath, JSON.stringify(report, null, 2) + "\n");
   console.error(formatTable(report));
   return 0;
+}
+
+/** One progress line per fold, ticked once per epoch with the loss and validation score. */
+function foldProgress(epochs: number, enabled: boolean) {
+  let progress: Progress | undefined;
+  let current = "";
+  return {
+    onEpoch(fold: string, log: { loss: number; valid: number }): void {
+      if (!enabled) return;
+      if (fold !== current) {
+        progress?.done();
+        current = fold;
+        progress = new Progress({
+          label: fold === "split" ? "probe" : `probe fold ${fold}`,
+          total: epochs,
+          logEverySeconds: 15,
+        });
+      }
+      progress!.tick(1, `loss ${log.loss.toFixed(4)} valid ${(100 * log.valid).toFixed(2)}`);
+    },
+    done: () => progress?.done(),
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * One teacher-student pre-training step (spec §3) of the trainer's own
+ * One teacher-student pre-training step (REFERENCE.md §3) of the trainer's own
  * {@link TeacherStudent} on a tiny model, for comparing backends. Weights,
  * inputs and drop-path draws are seeded, so two calls on two backends start
  * from identical states.
@@ -7,7 +7,7 @@
 import { tf } from "../lib/backend/tf.ts";
 import { initWebGpu } from "../lib/backend/webgpu.ts";
 import { encoderConfig } from "../lib/model/config.ts";
-import { TeacherStudent } from "../lib/train/networks.ts";
+import { TeacherStudent } from "../lib/train/teacher_student.ts";
 
 /** What one step produced; arrays are flattened in state-name order. */
 export interface StepResult {

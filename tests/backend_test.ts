@@ -9,6 +9,7 @@ import { tf } from "../lib/backend/tf.ts";
 import {
   autoChoice,
   BACKENDS,
+  hasFastMatrixProducts,
   NATIVE_APT_PACKAGES,
   probeBackends,
   useBackend,
@@ -211,4 +212,17 @@ Deno.test("the CLI gives WebGPU a private XDG_RUNTIME_DIR when none is set, so V
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, stderr);
   assert.ok(!stderr.includes("XDG_RUNTIME_DIR"), stderr);
+});
+
+Deno.test("only BLAS and GPU backends count as having fast matrix products", async () => {
+  const before = tf.getBackend();
+  await useBackend("cpu", { quiet: true });
+  assert.equal(hasFastMatrixProducts(), false);
+  await useBackend("wasm", { quiet: true });
+  assert.equal(hasFastMatrixProducts(), false);
+  if ((await registerNativeBackend()).ok) {
+    await useBackend("native", { quiet: true });
+    assert.equal(hasFastMatrixProducts(), true);
+  }
+  await tf.setBackend(before);
 });

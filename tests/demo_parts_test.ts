@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { assertAtMost, maxAbsDiff, readFixtureNpy } from "./_helpers.ts";
 import { initialEncoder } from "../lib/demo/random_init.ts";
 import { encoderConfig } from "../lib/model/config.ts";
-import { TeacherStudent } from "../lib/train/networks.ts";
+import { TeacherStudent } from "../lib/train/teacher_student.ts";
 import { pca } from "../lib/demo/pca.ts";
 import { meanStdPool } from "../lib/demo/baseline.ts";
 import { MARKER, prepareOut } from "../lib/demo/_run.ts";

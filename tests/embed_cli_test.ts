@@ -127,24 +127,35 @@ Deno.test("atst embed streams JSON Lines and CSV to stdout", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("atst embed --frames writes [frames, dim] with patch-centre times", async () => {
-  const dir = await inputs();
-  const out = join(dir, "fr");
-  const r = await runCli([
-    "embed",
-    "--model",
-    A,
-    join(dir, "in", "a.wav"),
-    "--frames",
-    "--out",
-    out,
-    "--quiet",
-  ]);
+/** Embeds in/a.wav with `flags` (quietly) and asserts it succeeded. */
+async function embedA(dir: string, ...flags: string[]): Promise<{ stdout: string }> {
+  const r = await runCli(["embed", "--model", A, join(dir, "in", "a.wav"), ...flags, "--quiet"]);
   assert.equal(r.code, 0, r.stderr);
-  const e = await readNpy(join(out, "a.npy"));
-  const t = await readNpy(join(out, "a.times.npy"));
-  assert.deepEqual(e.shape, [75, 64]); // 3 s = 301 frames = 75 patches
-  assert.deepEqual(Array.from(t.data.subarray(0, 2)), [15, 55]);
+  return r;
+}
+
+Deno.test("atst embed of one file writes the output it is asked for", async (t) => {
+  const dir = await inputs();
+  await t.step("--frames writes [frames, dim] with patch-centre times", async () => {
+    const out = join(dir, "fr");
+    await embedA(dir, "--frames", "--out", out);
+    const e = await readNpy(join(out, "a.npy"));
+    const times = await readNpy(join(out, "a.times.npy"));
+    assert.deepEqual(e.shape, [75, 64]); // 3 s = 301 frames = 75 patches
+    assert.deepEqual(Array.from(times.data.subarray(0, 2)), [15, 55]);
+  });
+  await t.step(
+    "--format jsonl --out emb.jsonl writes that file, replacing an old one",
+    async () => {
+      const file = join(dir, "emb.jsonl");
+      await Deno.writeTextFile(file, "old\n");
+      const r = await embedA(dir, "--format", "jsonl", "--out", file, "--blocks", "1");
+      assert.equal(r.stdout, "");
+      const lines = (await Deno.readTextFile(file)).trim().split("\n");
+      assert.equal(lines.length, 2); // header + one clip
+      assert.ok(Array.isArray(JSON.parse(lines[1]!).embedding));
+    },
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -167,30 +178,5 @@ Deno.test("atst embed with a bad checkpoint or flags exits 2 with one line and w
   const h = await runCli(["embed", "--help"]);
   assert.equal(h.code, 0);
   assert.match(h.stdout, /Usage: atst embed --model CKPT/);
-  await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("atst embed --format jsonl --out emb.jsonl writes that file, replacing an old one", async () => {
-  const dir = await inputs();
-  const file = join(dir, "emb.jsonl");
-  await Deno.writeTextFile(file, "old\n");
-  const r = await runCli([
-    "embed",
-    "--model",
-    A,
-    join(dir, "in", "a.wav"),
-    "--format",
-    "jsonl",
-    "--out",
-    file,
-    "--blocks",
-    "1",
-    "--quiet",
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, "");
-  const lines = (await Deno.readTextFile(file)).trim().split("\n");
-  assert.equal(lines.length, 2); // header + one clip
-  assert.ok(Array.isArray(JSON.parse(lines[1]!).embedding));
   await Deno.remove(dir, { recursive: true });
 });

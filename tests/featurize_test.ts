@@ -11,7 +11,7 @@ import {
 import { readNpy } from "../lib/io/npy.ts";
 import { parseFeaturesJsonl } from "../lib/features/features_jsonl.ts";
 
-const TOLERANCE = 1e-4; // spec section 7
+const TOLERANCE = 1e-4; // REFERENCE.md §7
 
 /** All files under `dir`, relative, sorted. */
 async function listTree(dir: string, prefix = ""): Promise<string[]> {

@@ -4,9 +4,11 @@
  * the same math composed from tfjs ops), gradients included.
  */
 import { tf } from "../lib/backend/tf.ts";
-import { gelu, geluBackward, geluForward, layerNorm } from "../lib/backend/native/fused_ops.ts";
+import { gelu } from "../lib/ops/gelu.ts";
+import { layerNorm } from "../lib/ops/layer_norm.ts";
+import { attention } from "../lib/ops/attention.ts";
+import { geluBackward, geluForward } from "../lib/backend/native/gelu.ts";
 import { softmaxRows } from "../lib/backend/native/softmax.ts";
-import { attention } from "../lib/backend/native/attention.ts";
 import { loadDnnl } from "../lib/backend/native/_dnnl.ts";
 import { assertAtMost, relErr } from "./_helpers.ts";
 import { assertSameAsCpu, ignore, rand, t, TOL } from "./_native.ts";

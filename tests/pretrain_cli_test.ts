@@ -139,6 +139,29 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
       assert.equal(r.code, 2);
       assert.match(r.stderr, /other settings \(seed\)/);
     });
+    /** The run's flags with `flag`'s value replaced. */
+    const changed = (flag: string, value: string) => {
+      const args = smallRun(list, killed, steps);
+      args[args.indexOf(flag) + 1] = value;
+      return args;
+    };
+    await t.step("a rerun with another --ema or mixup memory is refused, naming each", async () => {
+      const ema = await runCli([...smallRun(list, killed, steps), "--ema", "0.95"]);
+      assert.equal(ema.code, 2, ema.stderr);
+      assert.match(ema.stderr, /other settings \(ema\)/);
+      const memory = await runCli(changed("--mixup-memory", "4"));
+      assert.equal(memory.code, 2, memory.stderr);
+      assert.match(memory.stderr, /other settings \(mixupMemory\)/);
+      const both = await runCli([...changed("--mixup-memory", "4"), "--ema", "0.95"]);
+      assert.equal(both.code, 2, both.stderr);
+      assert.match(both.stderr, /other settings \(ema, mixupMemory\)/);
+      assert.equal(both.stderr.trim().split("\n").length, 1, "one line");
+    });
+    await t.step("a rerun with another --save-every is accepted", async () => {
+      const r = await runCli(changed("--save-every", "3"));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming .* from step 6 of 6/);
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeNpy } from "../lib/io/npy.ts";
-import { Rng } from "../lib/probe/rng.ts";
+import { Rng } from "../lib/rng.ts";
 import { pcm16Wav } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeNpy } from "../lib/io/npy.ts";
-import { embeddingsFromJsonl, npyCandidates, readEmbeddings } from "../lib/probe/embeddings.ts";
+import { npyCandidates } from "../lib/embed/format.ts";
+import { embeddingsFromJsonl, readEmbeddings } from "../lib/probe/embeddings.ts";
 import { parseCsv, parseLabeledCsv, readLabeledSet } from "../lib/probe/labeled_set.ts";
 
 Deno.test("labeled sets read from CSV (quoted, multi-label) and from label folders", async (t) => {

@@ -6,15 +6,9 @@ import { evaluateProbe } from "../lib/probe/evaluate.ts";
 import { jsGemm, tfGemm } from "../lib/probe/gemm.ts";
 import { type LabeledSet, parseLabeledCsv } from "../lib/probe/labeled_set.ts";
 import { multiLabelMetrics } from "../lib/probe/metrics.ts";
-import {
-  fitLinear,
-  lrSchedule,
-  predictProbe,
-  type ProbeData,
-  probeMetric,
-  protocolConfig,
-} from "../lib/probe/linear.ts";
-import { Rng } from "../lib/probe/rng.ts";
+import { fitLinear, predictProbe, type ProbeData, probeMetric } from "../lib/probe/linear.ts";
+import { lrSchedule, protocolConfig } from "../lib/probe/protocols.ts";
+import { Rng } from "../lib/rng.ts";
 import { checkFolds, planFolds } from "../lib/probe/splits.ts";
 
 function fixtureNpy(name: string) {

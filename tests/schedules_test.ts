@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { cosineSchedule, defaultLr, trainSchedules } from "../lib/train/schedules.ts";
+import { defaultTrainConfig } from "../lib/train/config.ts";
+import { cosineSchedule, trainSchedules } from "../lib/train/schedules.ts";
 import { GOLDEN, maxAbsDiff } from "./_train_golden.ts";
 
 Deno.test("schedules match DINO's cosine_scheduler for lr, weight decay and EMA momentum", () => {
   const g = GOLDEN.schedules;
-  const s = trainSchedules({ steps: g.steps, batch: g.batch, warmup: g.warmup });
-  assert.equal(s.baseLr, defaultLr(g.batch));
+  const cfg = { ...defaultTrainConfig({ steps: g.steps, batch: g.batch }), warmup: g.warmup };
+  assert.equal(cfg.lr, 5e-4 * g.batch / 256, "the default peak follows the batch");
+  const s = trainSchedules(cfg);
   assert.equal(s.lr.length, g.steps);
   assert.ok(maxAbsDiff(s.lr, g.lr) < 1e-15, "lr");
   assert.ok(maxAbsDiff(s.wd, g.wd) < 1e-15, "wd");
@@ -22,7 +24,7 @@ Deno.test("learning rate warms up from 0 to the peak, then decays to the floor",
 });
 
 Deno.test("an overridden peak learning rate replaces the batch rule", () => {
-  const s = trainSchedules({ steps: 5, batch: 8, warmup: 0, lr: 0.01 });
+  const s = trainSchedules({ ...defaultTrainConfig({ steps: 5, batch: 8 }), warmup: 0, lr: 0.01 });
   assert.equal(s.lr[0], 0.01);
   assert.equal(s.ema[0], 0.99);
   assert.ok(Math.abs(s.wd[0]! - 0.04) < 1e-15);

@@ -3,7 +3,8 @@ import { tf } from "../lib/backend/tf.ts";
 import { encoderConfig } from "../lib/model/config.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
-import { pretrain, type TrainConfig, Trainer } from "../lib/train/trainer.ts";
+import { defaultTrainConfig, recipeDiff, type TrainConfig } from "../lib/train/config.ts";
+import { pretrain, PretrainSession } from "../lib/train/pretrain.ts";
 import {
   type Arr,
   fixture,
@@ -14,7 +15,7 @@ import {
   tensorOf,
   tensorOurs,
 } from "./_train_golden.ts";
-import { TeacherStudent } from "../lib/train/networks.ts";
+import { TeacherStudent } from "../lib/train/teacher_student.ts";
 import { cropFrames, memoryClips } from "../lib/train/views.ts";
 
 // A cheap stand-in for logMel so these tests exercise the trainer alone:
@@ -40,16 +41,13 @@ function clips(): Float32Array[] {
 
 function config(over: Partial<TrainConfig> = {}): TrainConfig {
   return {
+    ...defaultTrainConfig(),
     encoder: encoderConfig("tiny", { dim: 64, heads: 2, depth: 2 }),
     heads: { hidden: 64, out: 32 },
-    data: [],
     steps: 6,
     batch: 3,
     lr: 1e-3,
-    minLr: 1e-6,
     warmup: 1,
-    wd: [0.04, 0.4],
-    ema: [0.99, 1.0],
     cropSeconds: 0.3,
     mixupMemory: 5,
     seed: 3,
@@ -59,15 +57,43 @@ function config(over: Partial<TrainConfig> = {}): TrainConfig {
   };
 }
 
-function weights(tr: Trainer): Map<string, Float32Array> {
+function weights(tr: PretrainSession): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const [k, v] of tr.nets.stateTensors()) out.set(k, v.dataSync() as Float32Array);
   return out;
 }
 
+Deno.test("the default recipe follows REFERENCE.md §3 and derives lr and warm-up from batch and steps", () => {
+  const d = defaultTrainConfig();
+  assert.equal(d.encoder.size, "small");
+  assert.deepEqual(d.heads, { hidden: 4096, out: 256 });
+  assert.deepEqual([d.minLr, d.wd, d.ema, d.cropSeconds, d.mixupMemory], [
+    1e-6,
+    [0.04, 0.4],
+    [0.99, 1.0],
+    6.0,
+    2000,
+  ]);
+  assert.equal(defaultTrainConfig({ batch: 1536 }).lr, 5e-4 * 1536 / 256);
+  assert.equal(defaultTrainConfig({ steps: 500 }).warmup, 50);
+  assert.equal(defaultTrainConfig({ steps: 39000 }).warmup, 1300);
+});
+
+Deno.test("a resumed run may change only saveEvery and keep", () => {
+  const a = config();
+  assert.deepEqual(recipeDiff(a, { ...a, saveEvery: 7, keep: 9 }), []);
+  assert.deepEqual(recipeDiff(a, { ...a, ema: [0.95, 1], mixupMemory: 8, wd: [0, 0] }), [
+    "wd",
+    "ema",
+    "mixupMemory",
+  ]);
+  assert.deepEqual(recipeDiff(a, { ...a, minLr: 0, heads: { out: 32, hidden: 64 } }), ["minLr"]);
+  assert.deepEqual(recipeDiff(a, { ...a, encoder: { ...a.encoder, depth: 1 } }), ["encoder"]);
+});
+
 Deno.test("trainer steps keep the tensor count flat and log finite numbers", async () => {
   await enableGradients();
-  const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+  const tr = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
   await tr.trainStep(); // creates the AdamW moments
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
@@ -81,7 +107,9 @@ Deno.test("trainer steps keep the tensor count flat and log finite numbers", asy
 
 Deno.test("the teacher starts as the student and then follows it by EMA only", async () => {
   await enableGradients();
-  const tr = new Trainer(config({ warmup: 0 }), memoryClips(clips()), { featurize: fakeMel });
+  const tr = new PretrainSession(config({ warmup: 0 }), memoryClips(clips()), {
+    featurize: fakeMel,
+  });
   const s0 = weights(tr);
   const w = "encoder/blocks.0.attn.qkv.weight";
   assert.deepEqual(s0.get(`student/${w}`), s0.get(`teacher/${w}`));
@@ -102,17 +130,17 @@ Deno.test("a trainer restored from a checkpoint ends with the same weights as on
   await enableGradients();
   const dir = await Deno.makeTempDir({ prefix: "atst_trainer_" });
   try {
-    const whole = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    const whole = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
     for (let i = 0; i < 4; i++) await whole.trainStep();
     const a = weights(whole);
     whole.dispose();
 
-    const first = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    const first = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
     await first.trainStep();
     await first.trainStep();
     const path = await first.save(dir);
     first.dispose();
-    const second = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    const second = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
     await second.restore(path);
     assert.equal(second.step, 2);
     assert.equal(second.memories[0].entries.length, 5, "mixup memory restored");
@@ -129,7 +157,7 @@ Deno.test("a trainer restored from a checkpoint ends with the same weights as on
 
 Deno.test("a non-finite loss stops with an error naming the step and leaves the weights alone", async () => {
   await enableGradients();
-  const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+  const tr = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
   await tr.trainStep();
   const p = tr.nets.studentParams().get("projector/3.weight")!;
   p.assign(tf.fill(p.shape, NaN));
@@ -190,7 +218,7 @@ Deno.test("a checkpoint is never written with non-finite weights", async () => {
   await enableGradients();
   const dir = await Deno.makeTempDir({ prefix: "atst_nan_" });
   try {
-    const tr = new Trainer(config(), memoryClips(clips()), { featurize: fakeMel });
+    const tr = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
     await tr.trainStep();
     const v = tr.nets.studentParams().get("encoder/norm.bias")!;
     v.assign(tf.fill(v.shape, Infinity));

@@ -3,7 +3,8 @@
  * give exactly what the composed tfjs ops give on the cpu backend.
  */
 import { tf } from "../lib/backend/tf.ts";
-import { adamwStep, emaStep } from "../lib/backend/native/update_ops.ts";
+import { adamwStep } from "../lib/ops/adamw_step.ts";
+import { emaStep } from "../lib/ops/ema_step.ts";
 import { ignore, rand, runOn } from "./_native.ts";
 import assert from "node:assert/strict";
 

@@ -2,7 +2,8 @@
 """Reference log-mel features for the audio fixtures, from torchaudio.
 
 Run from the repository root with Debian's python (torch 1.13, torchaudio
-0.13): /usr/bin/python3 tools/gen_features.py
+0.13): /usr/bin/python3 tools/gen_features.py [--out DIR]
+The front end is tools/atst_torch.py's LogMel.
 
 Writes fixtures/features/:
   <key>.ref.npy    torchaudio end to end on the raw file: torchaudio.load,
@@ -20,6 +21,7 @@ Writes fixtures/features/:
                    and which files exist.
 <key> is the path under fixtures/audio without extension, "/" -> "-".
 """
+import argparse
 import hashlib
 import json
 import os
@@ -31,22 +33,19 @@ import numpy as np
 import torch
 import torchaudio
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atst_torch import MEL, SCALE_MAX, SCALE_MIN, TOP_DB, LogMel  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AUDIO = os.path.join(ROOT, "fixtures", "audio")
 OUT = os.path.join(ROOT, "fixtures", "features")
-
-MEL = dict(sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160,
-           f_min=60.0, f_max=7800.0, n_mels=64)
-TOP_DB = 80.0
-SCALE_MIN, SCALE_MAX = -79.6482, 50.6842
 
 # Clips with torchaudio resampled samples stored for the resampler test.
 RESAMPLE_KEYS = ["stereo_44k", "mono_8k", "codecs-wav_u8", "codecs-wav_s16", "codecs-flac"]
 # Lossy codecs: decoders legitimately differ, so .ref.npy is only a loose check.
 LOSSY = {".mp3", ".ogg", ".opus", ".m4a", ".webm"}
 
-mel_spec = torchaudio.transforms.MelSpectrogram(**MEL)
-to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=TOP_DB)
+log_mel = LogMel()
 
 
 def features(wave16k: torch.Tensor) -> np.ndarray:
@@ -54,8 +53,7 @@ def features(wave16k: torch.Tensor) -> np.ndarray:
     if wave16k.numel() <= MEL["n_fft"] // 2:  # project rule: zero-pad to 513
         wave16k = torch.nn.functional.pad(wave16k, (0, MEL["n_fft"] // 2 + 1 - wave16k.numel()))
     with torch.no_grad():
-        db = to_db(mel_spec(wave16k[None]))[0]
-        x = (db - SCALE_MIN) / (SCALE_MAX - SCALE_MIN) * 2 - 1
+        x = log_mel(wave16k[None])[0]
     return np.ascontiguousarray(x.numpy(), dtype=np.float32)
 
 
@@ -64,15 +62,18 @@ def key_of(rel: str) -> str:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description="Writes the reference log-mel features.")
+    ap.add_argument("--out", default=OUT, help="folder to write (default: fixtures/features)")
+    out = ap.parse_args().out
     files = sorted(
         os.path.relpath(os.path.join(d, f), AUDIO)
         for d, _, fs in os.walk(AUDIO) for f in fs
         if not os.path.relpath(d, AUDIO).startswith("bad")
     )
-    os.makedirs(os.path.join(OUT, "resample"), exist_ok=True)
-    for old in os.listdir(OUT):
+    os.makedirs(os.path.join(out, "resample"), exist_ok=True)
+    for old in os.listdir(out):
         if old.endswith(".npy"):
-            os.remove(os.path.join(OUT, old))
+            os.remove(os.path.join(out, old))
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             ["deno", "run", "-A", os.path.join(ROOT, "tools", "gen_features_samples.ts"), tmp]
@@ -89,12 +90,12 @@ def main() -> None:
         mono = wave.mean(dim=0)
         ref16 = torchaudio.functional.resample(mono, sr, 16000) if sr != 16000 else mono
         ref_feat = features(ref16)
-        np.save(os.path.join(OUT, f"{key}.ref.npy"), ref_feat)
+        np.save(os.path.join(out, f"{key}.ref.npy"), ref_feat)
         same_input = ref16.numel() == mine.size and bool(np.array_equal(ref16.numpy(), mine))
         if not same_input:
-            np.save(os.path.join(OUT, f"{key}.same.npy"), features(torch.from_numpy(mine)))
+            np.save(os.path.join(out, f"{key}.same.npy"), features(torch.from_numpy(mine)))
         if key in RESAMPLE_KEYS:
-            np.save(os.path.join(OUT, "resample", f"{key}.npy"), np.ascontiguousarray(ref16.numpy(), dtype=np.float32))
+            np.save(os.path.join(out, "resample", f"{key}.npy"), np.ascontiguousarray(ref16.numpy(), dtype=np.float32))
         n = min(ref16.numel(), mine.size)
         clips.append(dict(
             file=rel, key=key, lossy=os.path.splitext(rel)[1] in LOSSY,
@@ -113,7 +114,7 @@ def main() -> None:
         mel=dict(MEL, top_db=TOP_DB, scale_min=SCALE_MIN, scale_max=SCALE_MAX),
         clips=clips,
     )
-    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+    with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
 

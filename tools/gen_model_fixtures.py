@@ -1,11 +1,11 @@
 """Golden fixtures for the ATST encoder, checkpoint import and embedding.
 
-Run with Debian's torch 1.13:  /usr/bin/python3 tools/gen_model_fixtures.py
+Run with Debian's torch 1.13:  /usr/bin/python3 tools/gen_model_fixtures.py [--out DIR]
 
-A float64 PyTorch re-statement of the reference encoder (spec section 2,
-the authors' `AST` module) and of its clip-embedding protocol (spec 4.1,
-`get_intermediate_layers_chunks`, with the remaining-length quirk), with
-random weights on two small shapes, writes to fixtures/model/:
+The reference encoder of tools/atst_torch.py (spec section 2, the authors'
+`AST` module) and its clip-embedding protocol (spec 4.1,
+`get_intermediate_layers_chunks`, with the remaining-length quirk), in
+float64 with random weights on two small shapes, writes to fixtures/model/:
 
 - a.ckpt         Lightning-style checkpoint written by torch.save: state_dict
                  with model.teacher.encoder.* (D=64, depth 2, 1 head), student
@@ -34,7 +34,9 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atst_torch import AST, LogMel  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "model")
 DEFAULT_MEL = {
@@ -55,13 +57,7 @@ def audio(seconds, seed):
 
 def log_mel(x):
     """Spec section 1 with torchaudio (float64)."""
-    import torchaudio
-    mel = torchaudio.transforms.MelSpectrogram(
-        sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, f_min=60, f_max=7800,
-        n_mels=64, power=2.0, norm=None, mel_scale="htk", center=True, pad_mode="reflect")
-    db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80)
-    m = db(mel.double()(torch.from_numpy(x.astype(np.float64))))
-    return (m + 79.6482) / (50.6842 + 79.6482) * 2 - 1
+    return LogMel().double()(torch.from_numpy(x.astype(np.float64)))
 
 
 def signal(frames, seed):
@@ -72,110 +68,7 @@ def signal(frames, seed):
     return x.astype(np.float32)
 
 
-# ---------------------------------------------------------------- reference model
-
-
-class Attention(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5
-        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x, mask):
-        B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = (q @ k.transpose(-2, -1)) * self.scale + mask
-        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, N, C)
-        return self.proj(x)
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()  # exact (erf) form
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, 4 * dim)
-
-    def forward(self, x, mask):
-        x = x + self.attn(self.norm1(x), mask)
-        return x + self.mlp(self.norm2(x))
-
-
-class PatchEmbed(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.patch_embed = nn.Linear(256, dim)
-
-
-class AST(nn.Module):
-    def __init__(self, dim, depth, heads):
-        super().__init__()
-        self.patch_embed = PatchEmbed(dim)
-        self.mask_embed = nn.Parameter(torch.zeros(1, 1, dim))
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 251, dim))
-        self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-
-    def tokens(self, x, length):
-        """x [B, 64, T], length [B] frames -> tokens [B, 1+N, D], patch_length [B]."""
-        B, F, T = x.shape
-        N = T // 4
-        p = x[:, :, : N * 4].reshape(B, F, N, 4).permute(0, 2, 1, 3).reshape(B, N, F * 4)
-        h = torch.cat([self.cls_token.expand(B, -1, -1), self.patch_embed.patch_embed(p)], 1)
-        h = h + self.pos_embed[:, : N + 1]
-        return h, (length - length % 4) // 4
-
-    def intermediate(self, x, length, n):
-        """The reference's get_intermediate_layers: last n blocks through the final norm."""
-        h, plen = self.tokens(x, length)
-        B, M, _ = h.shape
-        mask = -10000.0 * (torch.arange(M)[None, :] >= (plen + 1)[:, None]).to(h.dtype)
-        mask = mask[:, None, None, :]
-        out = []
-        for i, blk in enumerate(self.blocks):
-            h = blk(h, mask)
-            if len(self.blocks) - i <= n:
-                out.append(self.norm(h))
-        return out, plen
-
-    def chunks(self, x, length, n, chunk_len, corrected=False):
-        """The reference's get_intermediate_layers_chunks (spec 4.1)."""
-        total = x.shape[-1]
-        n = min(n, len(self.blocks))
-        cls_acc, avg_acc, marks = [], [], []
-        for i in range(total // chunk_len + 1):
-            cur = torch.clip(length - i * chunk_len, 0)
-            mark = cur > 0 if i == 0 else cur > chunk_len // 2
-            xc = x[:, :, i * chunk_len: min((i + 1) * chunk_len, total)]
-            outs, plen = self.intermediate(xc, cur, n)
-            Nc = outs[0].shape[1] - 1
-            valid = (torch.arange(Nc)[None, :] < plen[:, None]).to(x.dtype)[..., None]
-            denom = plen.to(x.dtype)[:, None] + 1e-6
-            if corrected:
-                denom = torch.clamp(plen, max=Nc).to(x.dtype)[:, None] + 1e-6
-            cls_acc.append([o[:, 0] for o in outs])
-            avg_acc.append([(o[:, 1:] * valid).sum(1) / denom for o in outs])
-            marks.append(mark.to(x.dtype)[:, None])
-        m = torch.stack(marks)  # [chunks, B, 1]
-        cls = [sum(c[j] * mk for c, mk in zip(cls_acc, m)) / m.sum(0) for j in range(n)]
-        avg = [sum(a[j] * mk for a, mk in zip(avg_acc, m)) / m.sum(0) for j in range(n)]
-        return torch.cat(cls + avg, -1)
+# ---------------------------------------------------------------- weights
 
 
 def randomise(model, seed):
@@ -228,7 +121,10 @@ def lightning_attribute_dict():
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
+    ap = argparse.ArgumentParser(description="Writes the model fixtures.")
+    ap.add_argument("--out", default=OUT, help="folder to write (default: fixtures/model)")
+    out = ap.parse_args().out
+    os.makedirs(out, exist_ok=True)
     torch.set_default_dtype(torch.float64)
     refs = {}
 
@@ -263,13 +159,13 @@ def main():
         "optimizer_states": [], "lr_schedulers": [], "hparams_name": "kwargs",
         "hyper_parameters": hp,
     }
-    torch.save(ckpt, os.path.join(OUT, "a.ckpt"))
+    torch.save(ckpt, os.path.join(out, "a.ckpt"))
 
     plain_teacher = OrderedDict(("module.backbone." + k, v.clone()) for k, v in teacher.items())
     plain_teacher["module.head.mlp.0.weight"] = torch.randn(32, 64, generator=g).float()
     args = argparse.Namespace(arch="ast", anchor_len=[4.0], lr=5e-4, batch_size_per_gpu=64)
     torch.save({"teacher": plain_teacher, "epoch": 10, "args": args},
-               os.path.join(OUT, "a_plain.pth"))
+               os.path.join(out, "a_plain.pth"))
 
     # Clip protocol on model a: several widths (12 s = 1201 frames gives 3 chunks of 401).
     chunk = int(4.0 * 16000 / 160 + 1)
@@ -314,9 +210,9 @@ def main():
     with torch.no_grad():
         for s in range(0, w - w % 4, fc):
             xc = x[:, :, s: min(s + fc, w - w % 4)]
-            out, _ = a.intermediate(xc, torch.tensor([xc.shape[-1]]), 1)
-            frames.append(out[-1][0, 1:])
-    np.save(os.path.join(OUT, "a_frames.npy"), torch.cat(frames).numpy().astype(np.float32))
+            last, _ = a.intermediate(xc, torch.tensor([xc.shape[-1]]), 1)
+            frames.append(last[-1][0, 1:])
+    np.save(os.path.join(out, "a_frames.npy"), torch.cat(frames).numpy().astype(np.float32))
     refs["a_frames"] = {"width": w, "seed": 9, "chunkFrames": fc}
 
     # Model b (our format): a padded batch with lengths not divisible by 4.
@@ -324,7 +220,7 @@ def main():
     randomise(b, 2)
     cfg = {"size": "custom", "dim": 32, "depth": 3, "heads": 2, "mlpRatio": 4, "nMels": 64,
            "patchFrames": 4, "maxPatches": 250, "lnEps": 1e-6, "dropPathRate": 0.1}
-    write_safetensors(os.path.join(OUT, "b.safetensors"), b.state_dict(), {
+    write_safetensors(os.path.join(out, "b.safetensors"), b.state_dict(), {
         "format": "pt", "producer": "tools/gen_model_fixtures.py", "encoder": json.dumps(cfg),
         "mel": json.dumps(DEFAULT_MEL), "trainCropSeconds": "6.0",
     })
@@ -334,14 +230,14 @@ def main():
         xb[j, :, :L] = torch.from_numpy(signal(L, 20 + j).astype(np.float64))
     with torch.no_grad():
         outs, _ = b.intermediate(xb, torch.tensor(lengths), 3)
-    np.save(os.path.join(OUT, "b_blocks.npy"), torch.stack(outs).numpy())
+    np.save(os.path.join(out, "b_blocks.npy"), torch.stack(outs).numpy())
     refs["b"] = {"lengths": lengths, "seeds": [20, 21, 22], "width": 131}
 
-    with open(os.path.join(OUT, "refs.json"), "w") as f:
+    with open(os.path.join(out, "refs.json"), "w") as f:
         # 10 significant digits: far below the 1e-4 tolerance, half the size.
         f.write(json.dumps(refs, default=str).replace(", ", ","))
-    for name in sorted(os.listdir(OUT)):
-        print(f"{name:16s} {os.path.getsize(os.path.join(OUT, name)):>9,d} bytes")
+    for name in sorted(os.listdir(out)):
+        print(f"{name:16s} {os.path.getsize(os.path.join(out, name)):>9,d} bytes")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 /**
- * Turns command-line inputs into a list of audio files: files, folders
- * (searched recursively for audio extensions, sorted), `@list.txt` files
- * (one path per line) and `-` (paths on stdin, one per line). Problems
- * (missing paths, unreadable folders) come back as InputError entries so a
- * batch can report them and go on.
+ * The one way every command finds audio: command-line inputs become a list
+ * of audio files: files, folders (searched recursively for
+ * {@link AUDIO_EXTENSIONS}, sorted, links followed: lib/io/walk.ts),
+ * `@list.txt` files (one path per line) and `-` (paths on stdin, one per
+ * line). Problems (missing paths, unreadable folders) come back as
+ * InputError entries so a batch can report them and go on. Also here:
+ * `--shard K/N`, and the rule for output paths that mirror input paths.
  *
  * @module
  */
-import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import { InputError } from "../errors.ts";
+import { extname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
+import { InputError, UserError } from "../errors.ts";
+import { exists } from "../io/atomic.ts";
+import { fsReason, listFilesSorted, type WalkOptions } from "../io/walk.ts";
 
 /** One audio file to process. */
 export interface InputFile {
@@ -50,16 +54,24 @@ export interface ExpandOptions {
   stdin?: ReadableStream<Uint8Array>;
 }
 
-function hasAudioExtension(name: string): boolean {
+/** True when `name` ends in one of {@link AUDIO_EXTENSIONS} (any case). */
+export function hasAudioExtension(name: string): boolean {
   const dot = name.lastIndexOf(".");
   return dot > 0 && AUDIO_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
 }
 
-function reasonOf(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "no such file or directory";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Deno.errors.FilesystemLoop) return "symbolic link loop";
-  return err instanceof Error ? err.message.replace(/ \(os error \d+\).*$/, "") : String(err);
+/**
+ * The audio files under `dir`, sorted, links followed (lib/io/walk.ts): what
+ * every command finds in a folder.
+ *
+ * @example
+ * ```ts
+ * const errors: InputError[] = [];
+ * const paths = await findAudioFiles("clips", { errors });
+ * ```
+ */
+export function findAudioFiles(dir: string, opts: WalkOptions = {}): Promise<string[]> {
+  return listFilesSorted(dir, { file: hasAudioExtension }, opts);
 }
 
 /** Non-empty, non-comment lines of a path list. */
@@ -71,43 +83,6 @@ function relForFile(path: string): string {
   const norm = normalize(path);
   if (!isAbsolute(norm) && norm !== ".." && !norm.startsWith(`..${sep}`)) return norm;
   return norm.split(sep).filter((p) => p !== "").pop() ?? norm;
-}
-
-/** Recursively lists audio files under `dir`, sorted by relative path. */
-async function walk(
-  dir: string,
-  visited: Set<string>,
-  errors: InputError[],
-): Promise<string[]> {
-  const found: string[] = [];
-  const entries: Deno.DirEntry[] = [];
-  try {
-    const real = await Deno.realPath(dir);
-    if (visited.has(real)) return found; // symlink cycle or folder given twice
-    visited.add(real);
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-  } catch (err) {
-    errors.push(new InputError(dir, `cannot list folder: ${reasonOf(err)}`));
-    return found;
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    let isDir = e.isDirectory, isFile = e.isFile;
-    if (e.isSymlink) {
-      try {
-        const st = await Deno.stat(full);
-        isDir = st.isDirectory;
-        isFile = st.isFile;
-      } catch (err) {
-        if (hasAudioExtension(e.name)) errors.push(new InputError(full, reasonOf(err)));
-        continue;
-      }
-    }
-    if (isDir) found.push(...(await walk(full, visited, errors)));
-    else if (isFile && hasAudioExtension(e.name)) found.push(full);
-  }
-  return found;
 }
 
 /**
@@ -160,7 +135,7 @@ export async function expandInputs(
       try {
         text = await Deno.readTextFile(listPath);
       } catch (err) {
-        errors.push(new InputError(listPath, `cannot read list: ${reasonOf(err)}`));
+        errors.push(new InputError(listPath, `cannot read list: ${fsReason(err)}`));
         return;
       }
       for (const line of listLines(text)) await expandOne(line, true);
@@ -170,11 +145,12 @@ export async function expandInputs(
     try {
       st = await Deno.stat(arg);
     } catch (err) {
-      errors.push(new InputError(arg, reasonOf(err)));
+      errors.push(new InputError(arg, fsReason(err)));
       return;
     }
     if (st.isDirectory) {
-      for (const f of await walk(arg, visitedDirs, errors)) add(f, relative(arg, f));
+      const found = await findAudioFiles(arg, { errors, visited: visitedDirs });
+      for (const f of found) add(f, relative(arg, f));
     } else {
       add(arg, relForFile(arg));
     }
@@ -198,4 +174,87 @@ export function shard<T>(items: T[], k: number, n: number): T[] {
     throw new RangeError(`Shard must be k/n with 1 <= k <= n, got ${k}/${n}`);
   }
   return items.filter((_, i) => i % n === k - 1);
+}
+
+/**
+ * Parses `--shard K/N` (1-based K); no flag is the one shard 1/1.
+ *
+ * @example
+ * ```ts
+ * const [k, n] = parseShard("2/4"); // [2, 4]
+ * ```
+ */
+export function parseShard(spec: string | undefined): [number, number] {
+  if (spec === undefined) return [1, 1];
+  const m = /^(\d+)\/(\d+)$/.exec(spec.trim());
+  const k = Number(m?.[1]), n = Number(m?.[2]);
+  if (!m || n < 1 || k < 1 || k > n) {
+    throw new UserError(`Flag --shard expects K/N with 1 <= K <= N, got '${spec}'`);
+  }
+  return [k, n];
+}
+
+/**
+ * Where the output for an input with relative path `rel` goes under
+ * `outDir`: the same relative path with its extension replaced by `ext`
+ * (default `.npy`: `sub/a.wav` -> `outDir/sub/a.npy`). A leading `/` or `../` is dropped so
+ * the output stays inside `outDir`.
+ *
+ * @example
+ * ```ts
+ * mirrorPath("feats", "sub/a.wav"); // "feats/sub/a.npy"
+ * ```
+ */
+export function mirrorPath(outDir: string, rel: string, opts: { ext?: string } = {}): string {
+  const clean = normalize(rel).replace(/^([/\\]|\.\.([/\\]|$))+/, "");
+  const old = extname(clean);
+  return join(outDir, (old ? clean.slice(0, -old.length) : clean) + (opts.ext ?? ".npy"));
+}
+
+/** One input with the path of its mirrored output. */
+export interface OutputJob extends InputFile {
+  /** Output path under the output folder (see {@link mirrorPath}). */
+  out: string;
+}
+
+/** Options of {@link planOutputs}. */
+export interface PlanOptions {
+  /** Drop inputs whose output already exists. */
+  skipExisting?: boolean;
+  /** Output extension (default `.npy`). */
+  ext?: string;
+}
+
+/**
+ * Pairs each input with its mirrored output under `outDir`. Two inputs that
+ * differ only in extension would write the same file: the second becomes an
+ * InputError. With `skipExisting`, inputs whose output exists are counted in
+ * `skipped` and left out of `jobs`.
+ *
+ * @example
+ * ```ts
+ * const { jobs, errors, skipped } = await planOutputs(files, "feats", { skipExisting: true });
+ * ```
+ */
+export async function planOutputs(
+  files: InputFile[],
+  outDir: string,
+  opts: PlanOptions = {},
+): Promise<{ jobs: OutputJob[]; errors: InputError[]; skipped: number }> {
+  const jobs: OutputJob[] = [];
+  const errors: InputError[] = [];
+  const owners = new Map<string, string>();
+  let skipped = 0;
+  for (const f of files) {
+    const out = mirrorPath(outDir, f.rel, { ext: opts.ext });
+    const owner = owners.get(out);
+    if (owner !== undefined) {
+      errors.push(new InputError(f.path, `output '${out}' would overwrite that of '${owner}'`));
+      continue;
+    }
+    owners.set(out, f.path);
+    if (opts.skipExisting && (await exists(out))) skipped++;
+    else jobs.push({ ...f, out });
+  }
+  return { jobs, errors, skipped };
 }

@@ -1,6 +1,6 @@
 /**
  * Audio file -> mono 16 kHz Float32Array: decode, downmix by mean, resample
- * with the torchaudio-compatible resampler (spec section 1.1).
+ * with the torchaudio-compatible resampler (REFERENCE.md §1.1).
  *
  * @module
  */

@@ -28,6 +28,23 @@ export type BackendName = typeof BACKENDS[number];
 /** A backend that can actually run ops (everything but `auto`). */
 export type ConcreteBackend = Exclude<BackendName, "auto">;
 
+/** Backends whose matrix products are BLAS or GPU kernels rather than JS or wasm loops. */
+const FAST_PRODUCTS: readonly string[] = ["native", "webgpu", "tensorflow"];
+
+/**
+ * Whether the active backend's matrix products are BLAS or GPU kernels:
+ * there a product of a few hundred rows pays for its tensor copies, while
+ * on `cpu` and `wasm` plain JS loops over the same data can be faster.
+ *
+ * @example
+ * ```ts
+ * const gemm = hasFastMatrixProducts() && classes > 4 ? tfGemm : jsGemm;
+ * ```
+ */
+export function hasFastMatrixProducts(): boolean {
+  return FAST_PRODUCTS.includes(tf.getBackend());
+}
+
 /** The Debian/Ubuntu packages the native backend loads (OpenBLAS; oneDNN is optional). */
 export const NATIVE_APT_PACKAGES = "libopenblas0 libdnnl2";
 

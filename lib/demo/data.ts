@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
-import { Rng } from "../probe/rng.ts";
+import { Rng } from "../rng.ts";
 import { aptInstall, canAptInstall } from "../io/apt.ts";
 import { listFilesSorted } from "../io/walk.ts";
 

@@ -35,7 +35,7 @@ export interface EmbedModel {
 
 /** How to embed. */
 export interface EmbedOptions {
-  /** "clip" (spec §4.1, default) or "frames" (one vector per 40 ms patch). */
+  /** "clip" (REFERENCE.md §4.1, default) or "frames" (one vector per 40 ms patch). */
   mode?: "clip" | "frames";
   /** Last n blocks (clipped to the depth): default 12 for clips, 1 for frames. */
   blocks?: number;

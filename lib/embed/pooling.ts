@@ -1,5 +1,5 @@
 /**
- * The embedding protocols on log-mel features (spec §4): clip embeddings
+ * The embedding protocols on log-mel features (REFERENCE.md §4): clip embeddings
  * by the reference's chunking protocol, and frame embeddings (one vector
  * per 40 ms patch). Pieces of many clips are batched together with padding
  * and key masks; every result depends only on its own clip.
@@ -16,7 +16,7 @@ export interface FeatureClip {
   frames: number;
 }
 
-/** Options of the clip protocol (spec §4.1). */
+/** Options of the clip protocol (REFERENCE.md §4.1). */
 export interface ClipOptions {
   /** Frames per chunk, C = int(trainCropSeconds * 100 + 1) (601 for 6 s). */
   chunkFrames: number;
@@ -48,7 +48,7 @@ interface Piece {
 }
 
 /**
- * The chunks of a clip W frames wide that count (spec §4.1): floor(W/C)+1
+ * The chunks of a clip W frames wide that count (REFERENCE.md §4.1): floor(W/C)+1
  * chunks; the first counts if it has any frame, later ones if more than
  * C // 2 frames remain. Uncounted chunks never reach the encoder.
  */
@@ -74,7 +74,7 @@ export function clipDim(encoder: Encoder, opts: Pick<ClipOptions, "blocks" | "po
 }
 
 /**
- * Clip embeddings of `clips` (spec §4.1), in order: for each of the last n
+ * Clip embeddings of `clips` (REFERENCE.md §4.1), in order: for each of the last n
  * blocks the CLS token, then for each the mean of the valid patch tokens,
  * each averaged over the counted chunks. Async only to read results back.
  *

@@ -1,12 +1,13 @@
 /**
  * Featurizes many files, in this thread or on a pool of workers, yielding
  * results in input order (so JSON Lines output is deterministic whatever
- * the parallelism).
+ * the parallelism); and writes one file's features as `.npy`.
  *
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError, UserError } from "../errors.ts";
 import { loadAudio } from "../audio/load.ts";
+import { writeNpy } from "../io/npy.ts";
 import { DEFAULT_MEL, type Features, logMel, type MelConfig } from "./mel.ts";
 
 /** One file's outcome: features, or the InputError that stopped it. */
@@ -116,4 +117,22 @@ export async function* featurizeFiles(
   } finally {
     for (const w of workers) w.terminate();
   }
+}
+
+/**
+ * Writes `features` to `path` as a [64, T] float32 `.npy` (atomically). A
+ * failure stops the batch with a UserError naming the file: the output
+ * folder, not the input, is at fault.
+ *
+ * @example
+ * ```ts
+ * if (r.ok) await writeFeaturesNpy("feats/a.npy", r.features);
+ * ```
+ */
+export async function writeFeaturesNpy(path: string, features: Features): Promise<void> {
+  const shape = [features.nMels, features.frames]; // [64, T]
+  await writeNpy(path, { shape, data: features.data }).catch((err) => {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new UserError(`Cannot write '${path}': ${reason}`);
+  });
 }

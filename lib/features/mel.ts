@@ -1,5 +1,5 @@
 /**
- * ATST log-mel features (spec section 1): torchaudio `MelSpectrogram`
+ * ATST log-mel features (REFERENCE.md §1): torchaudio `MelSpectrogram`
  * (periodic Hann, centre reflect padding, power 2, HTK mel, no filter
  * normalisation), `AmplitudeToDB(power, top_db=80)` over the whole clip,
  * then min-max scaling with the reference's fixed constants. Pure

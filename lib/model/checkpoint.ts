@@ -26,7 +26,7 @@ export { buildEncoder, encoderTensors, expectedShapes, inferConfig } from "./wei
 export interface ModelMeta {
   encoder: EncoderConfig;
   mel: MelConfig;
-  /** Pre-training crop length in seconds; sets the embedding chunk length (spec §4.1). */
+  /** Pre-training crop length in seconds; sets the embedding chunk length (REFERENCE.md §4.1). */
   trainCropSeconds: number;
   /** sha256 of the checkpoint file, hex. */
   sha256: string;

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Everything that fixes the encoder's shape (spec §2). */
+/** Everything that fixes the encoder's shape (REFERENCE.md §2). */
 export interface EncoderConfig {
   /** "tiny" | "small" | "base", or "custom" for imported shapes that match none. */
   size: string;
@@ -46,7 +46,7 @@ export type EncoderSize = keyof typeof SIZES;
 export const ENCODER_SIZES: readonly EncoderSize[] = ["tiny", "small", "base"];
 
 /**
- * The config of a named size (spec §2), or of a custom shape when
+ * The config of a named size (REFERENCE.md §2), or of a custom shape when
  * `overrides` are given.
  *
  * @example

@@ -1,8 +1,10 @@
 /**
- * The ATST encoder (the reference's "AST" module, spec §2) on TensorFlow.js.
+ * The ATST encoder (the reference's "AST" module, REFERENCE.md §2) on TensorFlow.js.
  *
- * Read bottom-up: numerics (LayerNorm, GELU), then Linear, Attention, MLP,
- * Block, and the Encoder that composes them. Parameters are tfjs Variables
+ * Read bottom-up: Linear, LayerNorm, Attention, MLP, Block, and the
+ * Encoder that composes them; their math (linear, layerNorm, attention,
+ * gelu) is the ops in lib/ops, each with its own gradient and a faster
+ * kernel where the backend has one. Parameters are tfjs Variables
  * keyed by the reference's names. Linear weights are held [in, out], the
  * transpose of PyTorch's [out, in], so every matmul runs without a
  * transpose flag (tfjs-backend-wasm is about 6x slower with transposeB);
@@ -12,8 +14,10 @@
  * @module
  */
 import { tf, tfSeed } from "../backend/tf.ts";
-import { gelu, layerNorm } from "../backend/native/fused_ops.ts";
-import { attention } from "../backend/native/attention.ts";
+import { linear } from "../ops/linear.ts";
+import { gelu } from "../ops/gelu.ts";
+import { layerNorm } from "../ops/layer_norm.ts";
+import { attention } from "../ops/attention.ts";
 import { type EncoderConfig, validateConfig } from "./config.ts";
 
 /** A named parameter store shared by the parts of one encoder. */
@@ -67,17 +71,7 @@ class Linear {
   }
   /** x [M, in] -> [M, out]. */
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    if (this.bias && tf.getBackend() === "native") {
-      // On native the bias is the sgemm's starting matrix: one kernel instead of two.
-      return tf.fused.matMul({
-        a: x,
-        b: this.weight as tf.Tensor2D,
-        bias: this.bias,
-      }) as tf.Tensor2D; // [M, out]
-    }
-    // Not tf.fused.matMul elsewhere: tfjs-backend-wasm 4.22 adds the bias wrongly with transposeB.
-    const y: tf.Tensor2D = tf.matMul(x, this.weight as tf.Tensor2D); // [M, out]
-    return this.bias ? tf.add(y, this.bias) : y;
+    return linear(x, this.weight as tf.Tensor2D, this.bias); // [M, out]
   }
 }
 

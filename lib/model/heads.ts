@@ -1,5 +1,5 @@
 /**
- * The projector and predictor of ATST's teacher-student training (spec §3):
+ * The projector and predictor of ATST's teacher-student training (REFERENCE.md §3):
  * Linear(no bias) -> BatchNorm1d -> ReLU -> Linear(no bias). Parameter
  * names follow the reference's `nn.Sequential` (`0.weight`, `1.weight`,
  * `1.bias`, `1.running_mean`, `1.running_var`, `3.weight`). Linear weights

@@ -154,7 +154,7 @@ export function importTorchCheckpoint(bytes: Uint8Array): TorchImport {
   };
 }
 
-/** Encoder parameter names of the reference (spec §2). */
+/** Encoder parameter names of the reference (REFERENCE.md §2). */
 const ENCODER_KEY = new RegExp(
   "^(patch_embed\\.patch_embed\\.(weight|bias)|cls_token|pos_embed|mask_embed|norm\\.(weight|bias)|" +
     "blocks\\.\\d+\\.(norm1|norm2|attn\\.qkv|attn\\.proj|mlp\\.fc1|mlp\\.fc2)\\.(weight|bias))$",

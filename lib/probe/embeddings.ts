@@ -1,16 +1,16 @@
 /**
- * Reading the clip embeddings of a labeled set from the outputs of
- * `atst embed` (writers: lib/embed/writers.ts): a folder of `.npy` files
- * mirroring the audio paths (`DIR/<rel path without extension>.npy`, one
- * 1-D float32 vector each, `DIR/embed.json` with the model hash), one JSON
- * Lines file (`--format jsonl`: a header line, then `{path, embedding}`
- * objects), or one CSV file (`--format csv`: `path,e0,e1,...`).
+ * The clip embeddings of a labeled set, as a table in item order, from the
+ * outputs of `atst embed` (the formats, writer and reader, are in
+ * lib/embed/format.ts): a folder of `.npy` files mirroring the audio paths
+ * (one 1-D float32 vector each, `DIR/embed.json` with the model hash), one
+ * JSON Lines file (`--format jsonl`) or one CSV file (`--format csv`).
  *
  * @module
  */
 import { resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { decodeNpy } from "../io/npy.ts";
+import { embeddingRecords, headerSha, manifestSha, npyCandidates } from "../embed/format.ts";
 import type { LabeledItem } from "./labeled_set.ts";
 
 /** Embeddings of a labeled set, rows in item order. */
@@ -60,20 +60,6 @@ export class TableBuilder {
   }
 }
 
-/** Paths to try for an item's embedding, most specific first. */
-export function npyCandidates(path: string): string[] {
-  const parts = path.replaceAll("\\", "/").split("/").filter((p) => p && p !== ".");
-  const out: string[] = [];
-  // Longest relative path first, then with leading folders dropped (CSV paths may carry a prefix).
-  for (let k = 0; k < parts.length; k++) {
-    const rel = parts.slice(k).join("/");
-    out.push(`${rel}.npy`);
-    const dot = rel.lastIndexOf(".");
-    if (dot > rel.lastIndexOf("/") + 1) out.push(`${rel.slice(0, dot)}.npy`);
-  }
-  return out;
-}
-
 function asClipVector(shape: number[], data: ArrayLike<number>, where: string): ArrayLike<number> {
   const big = shape.filter((s) => s !== 1);
   if (big.length > 1) {
@@ -120,96 +106,6 @@ export async function embeddingsFromDir(
   return table.finish(dir, await manifestSha(dir));
 }
 
-/** The model hash from a manifest `embed` may leave next to its outputs, if any. */
-async function manifestSha(dir: string): Promise<string | undefined> {
-  for (const name of ["embed.json", "manifest.json", "_meta.json"]) {
-    try {
-      const meta = JSON.parse(await Deno.readTextFile(resolve(dir, name)));
-      const sha = findSha(meta);
-      if (sha) return sha;
-    } catch { /* no manifest */ }
-  }
-  return undefined;
-}
-
-/** A 64-hex model hash under a key like sha256 / model_sha256 / modelSha256 in a header object. */
-function findSha(obj: unknown, depth = 0): string | undefined {
-  if (!obj || typeof obj !== "object" || depth > 2) return undefined;
-  for (const [k, v] of Object.entries(obj)) {
-    if (typeof v === "string" && /sha256/i.test(k) && /^[0-9a-f]{64}$/i.test(v)) return v;
-  }
-  for (const v of Object.values(obj)) {
-    const s = findSha(v, depth + 1);
-    if (s) return s;
-  }
-  return undefined;
-}
-
-async function* lines(path: string): AsyncGenerator<string> {
-  const file = await Deno.open(path);
-  const dec = new TextDecoder();
-  let buf = "";
-  for await (const chunk of file.readable) {
-    buf += dec.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-    }
-  }
-  buf += dec.decode();
-  if (buf) yield buf;
-}
-
-/** Header and records of a JSONL or CSV embeddings file, one at a time. */
-async function* records(
-  file: string,
-): AsyncGenerator<{ line: number; path?: string; v?: unknown; header?: unknown }> {
-  const csv = /\.csv$/i.test(file);
-  let lineNo = 0;
-  for await (const line of lines(file)) {
-    lineNo++;
-    if (!line.trim()) continue;
-    if (csv) {
-      // Paths may be quoted; the numbers never are.
-      const fields = line.startsWith('"')
-        ? parseQuotedFirst(line)
-        : [line.slice(0, line.indexOf(",")), line.slice(line.indexOf(",") + 1)];
-      if (lineNo === 1) {
-        if (/(^|,)time_ms(,|$)/.test(line)) {
-          throw new UserError(
-            `Embeddings file '${file}' holds frame embeddings; the probe needs clip embeddings`,
-          );
-        }
-        continue;
-      }
-      yield { line: lineNo, path: fields[0], v: fields[1]!.split(",").map(Number) };
-      continue;
-    }
-    let rec: Record<string, unknown>;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new UserError(`Embeddings file '${file}' line ${lineNo} is not JSON`);
-    }
-    if (!Array.isArray(rec.embedding) && (lineNo === 1 || !("path" in rec))) {
-      yield { line: lineNo, header: rec };
-    } else yield { line: lineNo, path: String(rec.path ?? ""), v: rec.embedding };
-  }
-}
-
-function parseQuotedFirst(line: string): [string, string] {
-  let i = 1, out = "";
-  for (; i < line.length; i++) {
-    if (line[i] === '"' && line[i + 1] === '"') {
-      out += '"';
-      i++;
-    } else if (line[i] === '"') break;
-    else out += line[i];
-  }
-  return [out, line.slice(i + 2)];
-}
-
 function normPath(p: string): string {
   return p.replaceAll("\\", "/").replace(/^\.\//, "");
 }
@@ -234,9 +130,9 @@ export async function embeddingsFromJsonl(
   const unmatched: { path: string; v: number[] }[] = [];
   let sha: string | undefined;
   try {
-    for await (const rec of records(file)) {
-      if (rec.header !== undefined) {
-        sha ??= findSha(rec.header);
+    for await (const rec of embeddingRecords(file)) {
+      if ("header" in rec) {
+        sha ??= headerSha(rec.header);
         continue;
       }
       const v = rec.v;
@@ -248,7 +144,7 @@ export async function embeddingsFromJsonl(
           `Embeddings file '${file}' line ${rec.line} holds frame embeddings; the probe needs clip embeddings`,
         );
       }
-      const p = normPath(rec.path ?? "");
+      const p = normPath(rec.path);
       const i = want.get(p) ?? want.get(normPath(resolve(p)));
       if (i === undefined) unmatched.push({ path: p, v: v as number[] });
       else if (!done[i]) {

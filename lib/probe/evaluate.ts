@@ -10,14 +10,8 @@ import type { Gemm } from "./gemm.ts";
 import type { LabeledSet } from "./labeled_set.ts";
 import { checkFolds, planFolds } from "./splits.ts";
 import { multiLabelMetrics } from "./metrics.ts";
-import {
-  type EpochLog,
-  fitLinear,
-  predictProbe,
-  type ProbeConfig,
-  type ProbeData,
-  probeMetric,
-} from "./linear.ts";
+import { type EpochLog, fitLinear, predictProbe, type ProbeData, probeMetric } from "./linear.ts";
+import type { ProbeConfig } from "./protocols.ts";
 
 /** Test metrics of one fold. */
 export type TestMetrics = { accuracy: number } | { mAP: number; auc: number; dPrime: number };

@@ -1,12 +1,13 @@
 /**
  * The two matrix products of probe training, behind one small interface so
- * they can run as plain loops (fastest for tfjs's `cpu` backend, whose
- * kernels are slower than a JIT-compiled loop) or through tfjs on a fast
- * backend (`wasm`, `native`, `webgpu`) when there are many classes.
+ * they can run as plain loops (fastest where tfjs's kernels are slower
+ * than a JIT-compiled loop) or through tfjs on a backend with BLAS or GPU
+ * matrix products when there are many classes.
  *
  * @module
  */
 import { tf } from "../backend/tf.ts";
+import { hasFastMatrixProducts } from "../backend/backend.ts";
 
 /** Sizes of one product: `x` is `[rows, dim]`, the weight `[dim, classes]`. */
 export interface GemmShape {
@@ -125,12 +126,12 @@ export const tfGemm: Gemm = {
 
 /**
  * The product implementation for the active tfjs backend: the plain loops,
- * except on backends with BLAS or GPU matrix products (`native`, `webgpu`,
- * `tensorflow`) when there are enough classes to pay for the copies. (On
- * `cpu` and `wasm` the loops measured faster: 2.0 s vs 5.8 s per epoch at
- * 5000 x 9216 x 10 classes, 4.5 s vs 8.3 s at 50 classes.)
+ * except on a backend with BLAS or GPU matrix products
+ * ({@link hasFastMatrixProducts}) when there are enough classes to pay for
+ * the copies. (Elsewhere, on `cpu` and `wasm`, the loops measured faster:
+ * 2.0 s vs 5.8 s per epoch at 5000 x 9216 x 10 classes, 4.5 s vs 8.3 s at
+ * 50 classes.)
  */
 export function chooseGemm(classes: number): Gemm {
-  const fast = ["native", "webgpu", "tensorflow"].includes(tf.getBackend());
-  return fast && classes > 4 ? tfGemm : jsGemm;
+  return hasFastMatrixProducts() && classes > 4 ? tfGemm : jsGemm;
 }

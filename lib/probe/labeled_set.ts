@@ -1,13 +1,15 @@
 /**
  * Labeled sets for the probe: a CSV (`path,label[,split][,fold]`, several
  * labels joined by `;` for multi-label tasks) or a folder whose sub-folder
- * names are the labels (optionally under `train/`, `valid/`, `test/`).
+ * names are the labels (optionally under `train/`, `valid/`, `test/`), whose
+ * audio files are found exactly as `atst embed DIR` finds them.
  *
  * @module
  */
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { UserError } from "../errors.ts";
-import { listFilesSorted } from "../io/walk.ts";
+import { type InputError, UserError } from "../errors.ts";
+import { findAudioFiles } from "../audio/inputs.ts";
+import { listFolders } from "../io/walk.ts";
 
 /** The three roles an example can play. */
 export type Split = "train" | "valid" | "test";
@@ -46,21 +48,6 @@ const SPLIT_NAMES: Record<string, Split> = {
   testing: "test",
   eval: "test",
 };
-
-/** File extensions taken as audio when a folder is the labeled set. */
-export const AUDIO_EXTENSIONS = [
-  ".wav",
-  ".flac",
-  ".mp3",
-  ".ogg",
-  ".oga",
-  ".opus",
-  ".m4a",
-  ".aac",
-  ".aif",
-  ".aiff",
-  ".webm",
-];
 
 /**
  * Parses CSV text (RFC 4180 quoting) into rows of trimmed fields; blank
@@ -187,18 +174,21 @@ export function parseLabeledCsv(text: string, source: string): LabeledSet {
   return { items, source, multiLabel: false, hasSplit: iSplit >= 0, hasFold: iFold >= 0 };
 }
 
-function listAudio(dir: string): Promise<string[]> {
-  return listFilesSorted(dir, {
-    file: (name) => AUDIO_EXTENSIONS.some((x) => name.toLowerCase().endsWith(x)),
-  });
+/**
+ * The audio in one label folder, found as every command finds audio
+ * (lib/audio/inputs.ts); `visited` is shared over the whole set so that, as
+ * for `atst embed DIR`, a folder reached twice through links counts once.
+ */
+async function listAudio(dir: string, visited: Set<string>): Promise<string[]> {
+  const errors: InputError[] = [];
+  const files = await findAudioFiles(dir, { errors, visited });
+  if (errors.length) throw new UserError(`Labeled set: ${errors[0]!.message}`);
+  return files;
 }
 
+/** Label (or split) folders: sub-folders and links to folders, hidden ones left out. */
 async function subfolders(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory && !e.name.startsWith(".")) names.push(e.name);
-  }
-  return names.sort();
+  return (await listFolders(dir)).filter((name) => !name.startsWith("."));
 }
 
 /** DIR/<label>/**, or DIR/<split>/<label>/** when every sub-folder is a split name. */
@@ -210,9 +200,11 @@ async function readFolder(dir: string): Promise<LabeledSet> {
   const groups = bySplit
     ? top.map((s) => ({ split: SPLIT_NAMES[s.toLowerCase()], dir: join(root, s) }))
     : [{ split: undefined, dir: root }];
+  const visited = new Set([await Deno.realPath(root)]);
   for (const g of groups) {
+    visited.add(await Deno.realPath(g.dir));
     for (const label of await subfolders(g.dir)) {
-      for (const file of await listAudio(join(g.dir, label))) {
+      for (const file of await listAudio(join(g.dir, label), visited)) {
         const item: LabeledItem = {
           path: relative(root, file).split(sep).join("/"),
           resolved: file,

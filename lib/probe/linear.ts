@@ -8,83 +8,23 @@
  * only the two products go through a {@link Gemm}, which can be tfjs on a
  * fast backend (see gemm.ts).
  *
- * Two protocols:
- * - `reference` (spec section 5): BatchNorm1d without affine parameters
- *   (batch statistics while training, running statistics with momentum 0.1
- *   for evaluation), Linear initialised N(0, 0.01) with bias 0, SGD with
- *   momentum 0.9 and no weight decay, lr 0.002 * 1024 / 256, cosine
- *   annealing over 100 epochs, batch 1024; the epoch with the best
- *   validation metric is the one evaluated on test.
- * - `evar` (the EVAR benchmark's habit): standardise with train mean and
- *   standard deviation, Adam (lr 3e-4, L2 weight decay 1e-8), batch 256, up
- *   to 200 epochs, stop after 20 epochs without validation improvement and
- *   restore the best weights.
+ * How it is trained (optimiser, schedule, standardisation, early stopping)
+ * is one of the two protocols of protocols.ts.
  *
  * @module
  */
 import { type Gemm, jsGemm } from "./gemm.ts";
 import { UserError } from "../errors.ts";
 import { accuracy, multiLabelMetrics } from "./metrics.ts";
-import { Rng } from "./rng.ts";
-import { activateSoftmax, batches, meanStd, Trainer } from "./_trainer.ts";
-
-/** Names accepted by `--protocol`. */
-export const PROTOCOLS = ["reference", "evar"] as const;
-/** One of {@link PROTOCOLS}. */
-export type Protocol = typeof PROTOCOLS[number];
-
-/** Resolved training settings (stored in the report). */
-export interface ProbeConfig {
-  protocol: Protocol;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  optimizer: "sgd" | "adam";
-  momentum: number;
-  weightDecay: number;
-  /** Epochs without validation improvement before stopping (0 = never stop early). */
-  patience: number;
-  schedule: "cosine" | "constant";
-  initStd: number;
-  seed: number;
-}
-
-/** Settings of a protocol, with `--epochs`/`--seed` overrides applied. */
-export function protocolConfig(
-  protocol: Protocol,
-  over: { epochs?: number; seed?: number } = {},
-): ProbeConfig {
-  const seed = over.seed ?? 0;
-  if (protocol === "reference") {
-    const batchSize = 1024;
-    return {
-      protocol,
-      epochs: over.epochs ?? 100,
-      batchSize,
-      lr: 0.002 * batchSize / 256, // the reference's linear scaling rule
-      optimizer: "sgd",
-      momentum: 0.9,
-      weightDecay: 0,
-      patience: 0,
-      schedule: "cosine",
-      initStd: 0.01,
-      seed,
-    };
-  }
-  return {
-    protocol,
-    epochs: over.epochs ?? 200,
-    batchSize: 256,
-    lr: 3e-4,
-    optimizer: "adam",
-    momentum: 0,
-    weightDecay: 1e-8,
-    patience: 20,
-    schedule: "constant",
-    initStd: 0.01,
-    seed,
-  };
-}
+import { Rng } from "../rng.ts";
+import { lrSchedule, type ProbeConfig } from "./protocols.ts";
+import {
+  activateSoftmax,
+  batches,
+  BN_EPS,
+  LinearProbeTrainer,
+  meanStd,
+} from "./_linear_probe_trainer.ts";
 
 /** Examples for the probe: `x` is `[n, dim]` row-major, `y` is `[n, classes]` one-hot or multi-hot. */
 export interface ProbeData {
@@ -126,17 +66,6 @@ export interface FitResult {
   bestValid: number;
   epochsRun: number;
   history: EpochLog[];
-}
-
-/** Learning rate per epoch, asserted to have one entry per epoch. */
-export function lrSchedule(cfg: ProbeConfig): number[] {
-  const lrs = Array.from(
-    { length: cfg.epochs },
-    (_, e) =>
-      cfg.schedule === "cosine" ? cfg.lr * 0.5 * (1 + Math.cos(Math.PI * e / cfg.epochs)) : cfg.lr,
-  );
-  if (lrs.length !== cfg.epochs) throw new Error("lr schedule length mismatch");
-  return lrs;
 }
 
 /** The validation (and test) metric: accuracy, or mAP for multi-label tasks. */
@@ -194,6 +123,28 @@ export async function predictProbe(
   return out;
 }
 
+/** The probe as it would be evaluated now, from the trainer's state. */
+function snapshot(
+  tr: LinearProbeTrainer,
+  fixed: { mean: Float32Array; invStd: Float32Array },
+  multiLabel: boolean,
+): LinearProbe {
+  const { dim, classes } = tr;
+  // The reference evaluates BatchNorm with its running statistics; evar keeps the train ones.
+  const reference = tr.cfg.protocol === "reference";
+  return {
+    dim,
+    classes,
+    multiLabel,
+    mean: reference ? Float32Array.from(tr.runMean) : fixed.mean,
+    invStd: reference
+      ? Float32Array.from(tr.runVar, (x) => 1 / Math.sqrt(x + BN_EPS))
+      : fixed.invStd,
+    weight: tr.p.slice(0, dim * classes),
+    bias: tr.p.slice(dim * classes),
+  };
+}
+
 function activateSigmoid(row: Float32Array): void {
   for (let c = 0; c < row.length; c++) row[c] = 1 / (1 + Math.exp(-row[c]!));
 }
@@ -226,7 +177,7 @@ export async function fitLinear(
   if (opts.initWeight && opts.initWeight.length !== E * C) {
     throw new Error("initWeight must hold dim * classes values");
   }
-  const tr = new Trainer(E, C, cfg, rng, opts.initWeight);
+  const tr = new LinearProbeTrainer(E, C, cfg, rng, opts.initWeight);
   const xb = new Float32Array(Math.min(train.n, cfg.batchSize + 1) * E);
   const grad = new Float32Array(E * C + C);
 
@@ -276,7 +227,7 @@ export async function fitLinear(
         `Probe training diverged: loss is ${loss} at epoch ${epoch} (check the embeddings for NaN or huge values)`,
       );
     }
-    const probe = tr.snapshot(fixed, multiLabel);
+    const probe = snapshot(tr, fixed, multiLabel);
     const scores = await predictProbe(probe, valid.x, valid.n, gemm);
     const metric = probeMetric(scores, valid.y, C, multiLabel);
     const log = { epoch, lr, loss, valid: metric };
@@ -289,6 +240,6 @@ export async function fitLinear(
     }
     if (cfg.patience > 0 && epoch - bestEpoch >= cfg.patience) break;
   }
-  const last = tr.snapshot(fixed, multiLabel);
+  const last = snapshot(tr, fixed, multiLabel);
   return { probe: best!, last, bestEpoch, bestValid, epochsRun: history.length, history };
 }

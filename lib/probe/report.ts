@@ -7,7 +7,7 @@
 import type { EmbeddingTable } from "./embeddings.ts";
 import type { ProbeOutcome } from "./evaluate.ts";
 import type { LabeledSet } from "./labeled_set.ts";
-import type { ProbeConfig } from "./linear.ts";
+import type { ProbeConfig } from "./protocols.ts";
 
 /** Report format version; bump when fields change meaning. */
 export const REPORT_VERSION = 1;

@@ -8,7 +8,7 @@
  */
 import { UserError } from "../errors.ts";
 import type { LabeledSet } from "./labeled_set.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../rng.ts";
 
 /** One train/valid/test assignment (indices into the labeled set's items). */
 export interface FoldPlan {

@@ -1,13 +1,13 @@
 /**
  * AdamW as the reference trains with it (the Hugging Face `transformers`
- * AdamW, spec §3): bias-corrected Adam moments, eps added to the square
+ * AdamW, REFERENCE.md §3): bias-corrected Adam moments, eps added to the square
  * root of the second moment, and weight decay decoupled from the gradient
  * and applied after the Adam update to the already-updated parameter.
  *
  * @module
  */
 import { type Tensor, tf, type Variable } from "../backend/tf.ts";
-import { adamwStep } from "../backend/native/update_ops.ts";
+import { adamwStep } from "../ops/adamw_step.ts";
 
 /** Which parameters are weight-decayed. */
 export interface ParamGroups {

@@ -1,11 +1,11 @@
 /**
- * The BYOL-form loss of ATST (spec §3), the collapse monitor the reference
+ * The BYOL-form loss of ATST (REFERENCE.md §3), the collapse monitor the reference
  * logs, and the teacher's EMA update.
  *
  * @module
  */
 import { type Tensor, type Tensor2D, tf, type Variable } from "../backend/tf.ts";
-import { emaStep } from "../backend/native/update_ops.ts";
+import { emaStep } from "../ops/ema_step.ts";
 
 type Scalar = tf.Scalar;
 

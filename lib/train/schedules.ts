@@ -1,9 +1,10 @@
 /**
- * Per-step schedules (spec §3), precomputed as arrays indexed by the global
+ * Per-step schedules (REFERENCE.md §3), precomputed as arrays indexed by the global
  * optimiser step, DINO style: learning rate, weight decay and EMA momentum.
  *
  * @module
  */
+import type { TrainConfig } from "./config.ts";
 
 /**
  * A cosine ramp from `base` to `final` over `steps` steps, after a linear
@@ -40,36 +41,17 @@ export function cosineSchedule(
   return out;
 }
 
-/** Options of {@link trainSchedules}. */
-export interface ScheduleOptions {
-  /** Number of optimiser steps of the whole run. */
-  steps: number;
-  /** Clips per step (sets the default learning rate). */
-  batch: number;
-  /** Linear warm-up steps of the learning rate. */
-  warmup: number;
-  /** Peak learning rate; default 5e-4 * batch / 256 (the reference's scaling rule). */
-  lr?: number;
-  /** Final learning rate (1e-6 in the reference). */
-  minLr?: number;
-  /** Weight decay at the first and last step (0.04 -> 0.4). */
-  wd?: [number, number];
-  /** EMA momentum at the first and last step (0.99 -> 1.0). */
-  ema?: [number, number];
-}
+/**
+ * What the schedules are built from: resolved values of the run's config
+ * (the defaults live in config.ts, not here).
+ */
+export type ScheduleOptions = Pick<TrainConfig, "steps" | "warmup" | "lr" | "minLr" | "wd" | "ema">;
 
 /** The three per-step arrays of a run, each of length `steps`. */
 export interface Schedules {
   lr: Float64Array;
   wd: Float64Array;
   ema: Float64Array;
-  /** The resolved peak learning rate. */
-  baseLr: number;
-}
-
-/** Default peak learning rate for a batch size: 5e-4 * batch / 256. */
-export function defaultLr(batch: number): number {
-  return 5e-4 * batch / 256;
 }
 
 /**
@@ -77,24 +59,16 @@ export function defaultLr(batch: number): number {
  *
  * @example
  * ```ts
- * const s = trainSchedules({ steps: 1000, batch: 64, warmup: 100 });
- * s.lr[100]; // 5e-4 * 64 / 256
+ * const s = trainSchedules(defaultTrainConfig({ steps: 1000, batch: 64 }));
+ * s.lr[100]; // the peak, 5e-4 * 64 / 256, after 100 warm-up steps
  * ```
  */
 export function trainSchedules(opts: ScheduleOptions): Schedules {
-  const baseLr = opts.lr ?? defaultLr(opts.batch);
-  const [wd0, wd1] = opts.wd ?? [0.04, 0.4];
-  const [m0, m1] = opts.ema ?? [0.99, 1.0];
+  const { steps } = opts;
   const s: Schedules = {
-    lr: cosineSchedule({
-      base: baseLr,
-      final: opts.minLr ?? 1e-6,
-      steps: opts.steps,
-      warmup: opts.warmup,
-    }),
-    wd: cosineSchedule({ base: wd0, final: wd1, steps: opts.steps }),
-    ema: cosineSchedule({ base: m0, final: m1, steps: opts.steps }),
-    baseLr,
+    lr: cosineSchedule({ base: opts.lr, final: opts.minLr, steps, warmup: opts.warmup }),
+    wd: cosineSchedule({ base: opts.wd[0], final: opts.wd[1], steps }),
+    ema: cosineSchedule({ base: opts.ema[0], final: opts.ema[1], steps }),
   };
   for (const k of ["lr", "wd", "ema"] as const) {
     if (s[k].length !== opts.steps) {

@@ -130,12 +130,3 @@ export async function truncateLog(runDir: string, step: number): Promise<void> {
   });
   await writeFileAtomic(path, kept.map((l) => l + "\n").join(""));
 }
-
-/** Reads `<run>/log.jsonl`. */
-export async function readLog(runDir: string): Promise<LogLine[]> {
-  const path = join(runDir, "log.jsonl");
-  if (!(await exists(path))) return [];
-  return (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim()).map((l) =>
-    JSON.parse(l)
-  );
-}

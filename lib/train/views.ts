@@ -1,5 +1,5 @@
 /**
- * Training views (spec §3): a random crop of the training length, its
+ * Training views (REFERENCE.md §3): a random crop of the training length, its
  * log-mel, log-mixup-exp with a FIFO memory of earlier crops, and Random
  * Resize Crop with bicubic resampling. Plain TypeScript on Float32Arrays
  * ([64, T] row-major), seeded by {@link Rng}.
@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../rng.ts";
 
 /** A crop of clip `clip` starting at sample `offset`. */
 export interface CropRef {
@@ -114,7 +114,7 @@ export class MixupMemory {
     rng: Rng,
     features: (ref: CropRef) => Float32Array,
   ): Float32Array {
-    const alpha = this.ratio * rng.next();
+    const alpha = this.ratio * rng.uniform();
     let out = x;
     if (this.entries.length > 0) {
       const z = features(this.entries[rng.int(0, this.entries.length - 1)]!);

@@ -1,78 +1,22 @@
 /**
- * Multi-head self-attention as one op: softmax(q k^T * scale + mask) v from
- * the packed qkv projection. The "native" backend runs it as BLAS products
- * that read q, k and v in place from [B, N, 3, H, hd] and write the context
- * straight into [B, N, H * hd], so the head transposes, the q/k/v copies and
- * the separate scale and mask passes disappear; the backward saves only the
- * attention probabilities. Elsewhere it is composed from tfjs ops.
+ * The kernels of the attention op (lib/ops/attention.ts) for a backend
+ * that keeps float32 data in JS arrays and has a BLAS: per batch item and
+ * head, BLAS products that read q, k and v in place from the packed
+ * [B, N, 3, H, hd] projection and write the context straight into
+ * [B, N, H * hd]; the backward reuses the saved probabilities.
  *
  * @module
  */
-import { tf } from "../tf.ts";
+import type { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { ATTENTION, ATTENTION_GRAD } from "../../ops/kernel_names.ts";
 import type { Blas } from "./_blas.ts";
 import type { Dnnl } from "./_dnnl.ts";
+import { float32Values } from "./_tensor_data.ts";
 import { softmaxRows } from "./softmax.ts";
 import { allocF32 } from "./buffer_pool.ts";
 
-const ATTN = "AtstAttention";
-const ATTN_GRAD = "AtstAttentionGrad";
-
-/**
- * Self-attention over packed projections. `qkv` [B, N, 3 * D] holds q, k, v
- * in that order, heads contiguous (PyTorch's qkv Linear); `mask` is an
- * additive key mask [B, 1, 1, N] or null. Returns the heads' context
- * concatenated, [B, N, D], ready for the output projection.
- *
- * @example
- * ```ts
- * const ctx = attention(qkv, mask, 6, 64 ** -0.5); // [B, N, 384]
- * ```
- */
-export function attention(
-  qkv: tf.Tensor3D,
-  mask: tf.Tensor | null,
-  heads: number,
-  scale: number,
-): tf.Tensor3D {
-  const [B, N, D3] = qkv.shape;
-  const D = D3 / 3, hd = D / heads;
-  if (tf.getKernel(ATTN, tf.getBackend()) === undefined || qkv.dtype !== "float32") {
-    return tf.tidy(() => {
-      const h = tf.transpose(tf.reshape(qkv, [B, N, 3, heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
-      const [q, k, v] = tf.unstack(h) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-      let logits: tf.Tensor = tf.matMul(tf.mul(q, scale), k, false, true); // [B, H, N, N]
-      if (mask) logits = tf.add(logits, mask);
-      const ctx = tf.matMul(tf.softmax(logits), v); // [B, H, N, hd]
-      return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B, N, D]) as tf.Tensor3D; // [B, N, D]
-    });
-  }
-  const maskT = mask ?? tf.zeros([B, 1, 1, N]);
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, m, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const [ctx, probs] = tf.engine().runKernel(ATTN, { qkv: x, mask: m }, {
-      heads,
-      scale,
-    }) as tf.Tensor[];
-    save([x, probs!]);
-    return {
-      value: ctx!,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const dqkv = tf.engine().runKernel(ATTN_GRAD, { dy, qkv: saved[0]!, probs: saved[1]! }, {
-          heads,
-          scale,
-        }) as tf.Tensor;
-        return [dqkv, tf.zeros(m.shape)]; // the mask is a constant
-      },
-    };
-  });
-  const out = f(qkv, maskT) as tf.Tensor3D;
-  if (!mask) maskT.dispose();
-  return out;
-}
-
 type Info = tf.TensorInfo;
-const vals = (b: MathBackendCPU, t: Info) => b.data.get(t.dataId).values as Float32Array;
 
 /** Sizes and packed qkv [B, N, 3D] of an attention kernel call (both directions). */
 function unpack(b: MathBackendCPU, inputs: tf.NamedTensorInfoMap, attrs?: tf.NamedAttrMap) {
@@ -80,10 +24,10 @@ function unpack(b: MathBackendCPU, inputs: tf.NamedTensorInfoMap, attrs?: tf.Nam
   const qkvI = inputs.qkv as Info;
   const [B, N, D3] = qkvI.shape as [number, number, number];
   const D = D3 / 3;
-  return { H, scale, B, N, D3, D, hd: D / H, qkv: vals(b, qkvI) };
+  return { H, scale, B, N, D3, D, hd: D / H, qkv: float32Values(b, qkvI) };
 }
 
-/** Kernels of {@link attention} for a backend with JS-held float32 data and a BLAS. */
+/** Kernel configs for attention and its gradient on `backendName`; softmax in oneDNN when given. */
 export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): tf.KernelConfig[] {
   const softmax = (
     x: Float32Array,
@@ -91,12 +35,12 @@ export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): 
   ) => (dnnl ? dnnl.softmax(x, n, x) : softmaxRows(x, n, x));
   return [
     {
-      kernelName: ATTN,
+      kernelName: ATTENTION,
       backendName,
       kernelFunc: ({ inputs, backend, attrs }) => {
         const b = backend as MathBackendCPU;
         const { H, scale, B, N, D3, D, hd, qkv } = unpack(b, inputs, attrs);
-        const mask = vals(b, inputs.mask as Info);
+        const mask = float32Values(b, inputs.mask as Info);
         const ctx = allocF32(b, B * N * D), probs = allocF32(b, B * H * N * N);
         blas.setThreads(1); // per-head products are small (see matmul.ts)
         try {
@@ -151,12 +95,13 @@ export function attentionKernels(backendName: string, blas: Blas, dnnl?: Dnnl): 
       },
     },
     {
-      kernelName: ATTN_GRAD,
+      kernelName: ATTENTION_GRAD,
       backendName,
       kernelFunc: ({ inputs, backend, attrs }) => {
         const b = backend as MathBackendCPU;
         const { H, scale, B, N, D3, D, hd, qkv } = unpack(b, inputs, attrs);
-        const probs = vals(b, inputs.probs as Info), dy = vals(b, inputs.dy as Info);
+        const probs = float32Values(b, inputs.probs as Info),
+          dy = float32Values(b, inputs.dy as Info);
         const dqkv = allocF32(b, B * N * D3), dS = new Float32Array(N * N);
         blas.setThreads(1);
         try {

@@ -10,6 +10,8 @@
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { fastErf } from "./_fast_math.ts";
+import { overrideCpu } from "./_override.ts";
+import { float32Values } from "./_tensor_data.ts";
 import { allocF32 } from "./buffer_pool.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -128,43 +130,32 @@ export function elementwiseKernels(backendName: string): tf.KernelConfig[] {
   const configs: tf.KernelConfig[] = [];
   for (const [name, expr] of Object.entries(BINARY)) {
     const loop = compileBinary(expr);
-    const cpu = tf.getKernel(name, "cpu")!;
-    configs.push({
-      kernelName: name,
-      backendName,
-      kernelFunc: (args) => {
-        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-        if (a.dtype !== "float32" || b.dtype !== "float32") return cpu.kernelFunc(args);
-        const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-        const plan = broadcastPlan(a.shape, b.shape, shape);
-        if (!plan) return cpu.kernelFunc(args);
-        const backend = args.backend as MathBackendCPU;
-        const out = allocF32(backend, tf.util.sizeFromShape(shape));
-        if (out.length > 0) {
-          const av = backend.data.get(a.dataId).values as Float32Array;
-          const bv = backend.data.get(b.dataId).values as Float32Array;
-          loop(av, bv, out, plan.dims, plan.sa, plan.sb);
-        }
-        return backend.makeTensorInfo(shape, "float32", out);
-      },
-    });
+    configs.push(overrideCpu(name, backendName, (args) => {
+      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
+      const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const plan = broadcastPlan(a.shape, b.shape, shape);
+      if (!plan) return undefined;
+      const backend = args.backend as MathBackendCPU;
+      const out = allocF32(backend, tf.util.sizeFromShape(shape));
+      if (out.length > 0) {
+        const [av, bv] = [float32Values(backend, a), float32Values(backend, b)];
+        loop(av, bv, out, plan.dims, plan.sa, plan.sb);
+      }
+      return backend.makeTensorInfo(shape, "float32", out);
+    }));
   }
   for (const [name, expr] of Object.entries(UNARY)) {
     const loop = compileUnary(expr);
-    const cpu = tf.getKernel(name, "cpu")!;
-    configs.push({
-      kernelName: name,
-      backendName,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: TensorInfo };
-        if (x.dtype !== "float32") return cpu.kernelFunc(args);
-        const backend = args.backend as MathBackendCPU;
-        const xv = backend.data.get(x.dataId).values as Float32Array;
-        const out = allocF32(backend, xv.length);
-        loop(xv, out);
-        return backend.makeTensorInfo(x.shape, "float32", out);
-      },
-    });
+    configs.push(overrideCpu(name, backendName, (args) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      if (x.dtype !== "float32") return undefined;
+      const backend = args.backend as MathBackendCPU;
+      const xv = float32Values(backend, x);
+      const out = allocF32(backend, xv.length);
+      loop(xv, out);
+      return backend.makeTensorInfo(x.shape, "float32", out);
+    }));
   }
   return configs;
 }

@@ -7,6 +7,8 @@
  */
 import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { overrideCpu } from "./_override.ts";
+import { float32Values, isPlain, tensorValues, type Values } from "./_tensor_data.ts";
 import { allocF32 } from "./buffer_pool.ts";
 
 /** An output array of `dtype` whose contents the kernel fully overwrites (pooled for float32). */
@@ -16,7 +18,6 @@ export const alloc = (backend: MathBackendCPU, dtype: string, n: number): Values
     : tf.util.getTypedArrayFromDType(dtype as "int32", n) as Values;
 
 type TensorInfo = tf.TensorInfo;
-type Values = Float32Array | Int32Array | Uint8Array;
 
 /**
  * Copies `x` (shape `shape`) into `out` in the order of `perm`. Dims that
@@ -162,47 +163,38 @@ function reduce(
 
 /** Kernel configs for Transpose, Slice, Sum, Mean, Max and Min on `backendName`. */
 export function layoutKernels(backendName: string): tf.KernelConfig[] {
-  const cpuTranspose = tf.getKernel("Transpose", "cpu")!;
-  const configs: tf.KernelConfig[] = [{
-    kernelName: "Transpose",
-    backendName,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: TensorInfo };
-      const { perm } = args.attrs as unknown as { perm: number[] };
-      if (x.dtype === "complex64" || x.dtype === "string") return cpuTranspose.kernelFunc(args);
-      const backend = args.backend as MathBackendCPU;
-      const xv = backend.data.get(x.dataId).values as Values;
-      const shape = perm.map((p) => x.shape[p]!);
-      const out = alloc(backend, x.dtype, xv.length);
-      transposeInto(xv, x.shape, perm, out);
-      return backend.makeTensorInfo(shape, x.dtype, out);
-    },
-  }];
-  const cpuSlice = tf.getKernel("Slice", "cpu")!;
-  configs.push({
-    kernelName: "Slice",
-    backendName,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: TensorInfo };
-      const { begin, size } = args.attrs as unknown as {
-        begin: number | number[];
-        size: number | number[];
-      };
-      if (x.dtype === "complex64" || x.dtype === "string") return cpuSlice.kernelFunc(args);
-      const [$begin, $size] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [
-        number[],
-        number[],
-      ];
-      tf.slice_util.assertParamsValid(x as tf.Tensor, $begin, $size);
-      const backend = args.backend as MathBackendCPU;
-      const xv = backend.data.get(x.dataId).values as Values;
-      const strides = tf.util.computeStrides(x.shape).concat([1]);
-      const offset = $begin.reduce((s, b, i) => s + b * strides[i]!, 0);
-      const out = alloc(backend, x.dtype, tf.util.sizeFromShape($size));
-      stridedCopy(xv, offset, $size, strides.slice(0, x.shape.length), out);
-      return backend.makeTensorInfo($size, x.dtype, out);
-    },
-  });
+  const configs: tf.KernelConfig[] = [];
+  configs.push(overrideCpu("Transpose", backendName, (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    if (!isPlain(x)) return undefined;
+    const backend = args.backend as MathBackendCPU;
+    const xv = tensorValues(backend, x);
+    const shape = perm.map((p) => x.shape[p]!);
+    const out = alloc(backend, x.dtype, xv.length);
+    transposeInto(xv, x.shape, perm, out);
+    return backend.makeTensorInfo(shape, x.dtype, out);
+  }));
+  configs.push(overrideCpu("Slice", backendName, (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { begin, size } = args.attrs as unknown as {
+      begin: number | number[];
+      size: number | number[];
+    };
+    if (!isPlain(x)) return undefined;
+    const [$begin, $size] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [
+      number[],
+      number[],
+    ];
+    tf.slice_util.assertParamsValid(x as tf.Tensor, $begin, $size);
+    const backend = args.backend as MathBackendCPU;
+    const xv = tensorValues(backend, x);
+    const strides = tf.util.computeStrides(x.shape).concat([1]);
+    const offset = $begin.reduce((s, b, i) => s + b * strides[i]!, 0);
+    const out = alloc(backend, x.dtype, tf.util.sizeFromShape($size));
+    stridedCopy(xv, offset, $size, strides.slice(0, x.shape.length), out);
+    return backend.makeTensorInfo($size, x.dtype, out);
+  }));
   const reducers: [string, Reducer, string][] = [
     ["Sum", "sum", "axis"],
     ["Mean", "mean", "axis"],
@@ -210,25 +202,20 @@ export function layoutKernels(backendName: string): tf.KernelConfig[] {
     ["Min", "min", "axis"],
   ];
   for (const [name, how, axisAttr] of reducers) {
-    const cpu = tf.getKernel(name, "cpu")!;
-    configs.push({
-      kernelName: name,
-      backendName,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: TensorInfo };
-        const attrs = args.attrs as unknown as Record<string, number | number[] | boolean>;
-        if (x.dtype !== "float32") return cpu.kernelFunc(args);
-        const axes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
-        const block = axes.length > 0 ? reduceBlock(x.shape, axes) : null;
-        if (!block) return cpu.kernelFunc(args);
-        const backend = args.backend as MathBackendCPU;
-        const out = reduce(backend.data.get(x.dataId).values as Float32Array, block, how);
-        const shape = attrs.keepDims
-          ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
-          : x.shape.filter((_, i) => !axes.includes(i));
-        return backend.makeTensorInfo(shape, "float32", out);
-      },
-    });
+    configs.push(overrideCpu(name, backendName, (args) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      const attrs = args.attrs as unknown as Record<string, number | number[] | boolean>;
+      if (x.dtype !== "float32") return undefined;
+      const axes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
+      const block = axes.length > 0 ? reduceBlock(x.shape, axes) : null;
+      if (!block) return undefined;
+      const backend = args.backend as MathBackendCPU;
+      const out = reduce(float32Values(backend, x), block, how);
+      const shape = attrs.keepDims
+        ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+        : x.shape.filter((_, i) => !axes.includes(i));
+      return backend.makeTensorInfo(shape, "float32", out);
+    }));
   }
   return configs;
 }

@@ -1,8 +1,10 @@
 /**
- * BatchMatMul and _FusedMatMul for the "native" backend on the system
- * BLAS's `sgemm`. Batch dimensions broadcast like NumPy (tfjs's cpu kernel
- * only handles one side being 1); a shared right-hand matrix is folded into
- * one tall product, which is what dense layers on [B, N, D] need.
+ * BatchMatMul, _FusedMatMul and the linear op's kernel (lib/ops/linear.ts)
+ * for the "native" backend on the system BLAS's `sgemm`. Batch dimensions
+ * broadcast like NumPy (tfjs's cpu kernel only handles one side being 1);
+ * a shared right-hand matrix is folded into one tall product, which is
+ * what dense layers on [B, N, D] need. A bias is the product's starting
+ * matrix (sgemm's C with beta 1), so adding it costs no pass of its own.
  *
  * @module
  */
@@ -10,6 +12,9 @@ import { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Blas } from "./_blas.ts";
 import type { Dnnl } from "./_dnnl.ts";
+import { LINEAR } from "../../ops/kernel_names.ts";
+import { type FastKernel, overrideCpu } from "./_override.ts";
+import { float32Values } from "./_tensor_data.ts";
 import { allocF32 } from "./buffer_pool.ts";
 import { applyActivationInPlace, hasInPlaceActivation } from "./activations.ts";
 
@@ -23,11 +28,6 @@ interface MatMulArgs {
   b: TensorInfo;
   transposeA: boolean;
   transposeB: boolean;
-}
-
-/** Float32 values of a tensor held by the cpu-style backend. */
-export function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
-  return backend.data.get(t.dataId).values as Float32Array;
 }
 
 /** The shape broadcast of two batch-dim lists (NumPy rules); throws on a mismatch. */
@@ -92,7 +92,7 @@ export function matMulValues(
   if (init) init(out, nBatch * m, n);
   else if (k === 0) out.fill(0);
   if (out.length === 0 || k === 0) return { values: out, shape };
-  const av = f32(backend, a), bv = f32(backend, b);
+  const av = float32Values(backend, a), bv = float32Values(backend, b);
   const beta = init ? 1 : 0;
   const lda = transposeA ? m : k, ldb = transposeB ? k : n;
   const sizeA = m * k, sizeB = k * n, sizeC = m * n;
@@ -144,36 +144,37 @@ export function matMulValues(
 }
 
 /**
- * Kernel configs for BatchMatMul and _FusedMatMul on `backendName`; large
- * products run in oneDNN when `dnnl` is given.
+ * Kernel configs for BatchMatMul, _FusedMatMul and the linear op on
+ * `backendName`; large products run in oneDNN when `dnnl` is given.
  */
 export function matMulKernels(blas: Blas, backendName: string, dnnl?: Dnnl): tf.KernelConfig[] {
-  const cpuBatch = tf.getKernel("BatchMatMul", "cpu")!;
-  const cpuFused = tf.getKernel("_FusedMatMul", "cpu")!;
   const isF32 = (...ts: (TensorInfo | undefined)[]) =>
     ts.every((t) => t === undefined || t.dtype === "float32");
 
-  const batchMatMul: tf.KernelFunc = (args) => {
+  /** The product plus `bias` (one row, [n]) as a new float32 tensor; no activation. */
+  const product = (backend: MathBackendCPU, args: MatMulArgs, bias?: TensorInfo) => {
+    const row = bias ? float32Values(backend, bias) : undefined;
+    const init = row
+      ? (out: Float32Array, rows: number, n: number) => fillRows(out, rows, n, row)
+      : undefined;
+    return matMulValues(blas, backend, args, init, dnnl);
+  };
+
+  const batchMatMul: FastKernel = (args) => {
     const backend = args.backend as MathBackendCPU;
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as MatMulArgs;
-    if (!isF32(a, b)) return cpuBatch.kernelFunc(args);
-    const { values, shape } = matMulValues(
-      blas,
-      backend,
-      {
-        a,
-        b,
-        transposeA: !!transposeA,
-        transposeB: !!transposeB,
-      },
-      undefined,
-      dnnl,
-    );
+    if (!isF32(a, b)) return undefined;
+    const { values, shape } = product(backend, {
+      a,
+      b,
+      transposeA: !!transposeA,
+      transposeB: !!transposeB,
+    });
     return backend.makeTensorInfo(shape, "float32", values);
   };
 
-  const fusedMatMul: tf.KernelFunc = (args) => {
+  const fusedMatMul: FastKernel = (args) => {
     const backend = args.backend as MathBackendCPU;
     const { a, b, bias, preluActivationWeights } = args.inputs as {
       a: TensorInfo;
@@ -194,23 +195,47 @@ export function matMulKernels(blas: Blas, backendName: string, dnnl?: Dnnl): tf.
       !isF32(a, b, bias) || (bias !== undefined && !rowBias) ||
       !hasInPlaceActivation(activation) || preluActivationWeights !== undefined
     ) {
-      return cpuFused.kernelFunc(args);
+      return undefined;
     }
-    const biasV = bias ? f32(backend, bias) : undefined;
-    const { values, shape } = matMulValues(
-      blas,
+    const { values, shape } = product(
       backend,
       { a, b, transposeA: !!attrs.transposeA, transposeB: !!attrs.transposeB },
-      biasV ? (out, rows, n) => fillRows(out, rows, n, biasV) : undefined,
-      dnnl,
+      bias,
     );
     applyActivationInPlace(values, activation, attrs.leakyreluAlpha ?? 0.2);
     return backend.makeTensorInfo(shape, "float32", values);
   };
 
+  // The linear op asks for this kernel only with float32 tensors.
+  const linear: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x, weight, bias } = args.inputs as {
+      x: TensorInfo;
+      weight: TensorInfo;
+      bias: TensorInfo;
+    };
+    const n = weight.shape[1];
+    if (
+      x.shape.length !== 2 || weight.shape.length !== 2 || bias.shape.length !== 1 ||
+      bias.shape[0] !== n
+    ) {
+      throw new Error(
+        `Linear input ${x.shape}, weight ${weight.shape} and bias ${bias.shape} must be ` +
+          "[M, in], [in, out] and [out]",
+      );
+    }
+    const { values, shape } = product(
+      backend,
+      { a: x, b: weight, transposeA: false, transposeB: false },
+      bias,
+    );
+    return backend.makeTensorInfo(shape, "float32", values);
+  };
+
   return [
-    { kernelName: "BatchMatMul", backendName, kernelFunc: batchMatMul },
-    { kernelName: "_FusedMatMul", backendName, kernelFunc: fusedMatMul },
+    overrideCpu("BatchMatMul", backendName, batchMatMul),
+    overrideCpu("_FusedMatMul", backendName, fusedMatMul),
+    { kernelName: LINEAR, backendName, kernelFunc: linear },
   ];
 }
 

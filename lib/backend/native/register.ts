@@ -4,7 +4,9 @@
  * Deno's FFI (large matrix products, softmax and GELU into oneDNN when
  * present), plus a few hand-tuned JS kernels where tfjs's generic ones are
  * slow. Everything else is the cpu backend's own kernel, so results agree
- * with "cpu" to float rounding.
+ * with "cpu" to float rounding. It also registers the kernels of the ops
+ * in lib/ops (linear, GELU, LayerNorm, attention, the AdamW and EMA
+ * steps), which those ops then run instead of their composed fallbacks.
  *
  * Environment:
  * - `ATST_BLAS=/path/libopenblas.so.0` picks the BLAS file (default: the
@@ -23,10 +25,11 @@ import { loadBlas } from "./_blas.ts";
 import { loadDnnl } from "./_dnnl.ts";
 import { matMulKernels } from "./matmul.ts";
 import { fastKernels } from "./kernels.ts";
-import { fusedOpKernels } from "./fused_ops.ts";
+import { geluKernels } from "./gelu.ts";
+import { layerNormKernels } from "./layer_norm.ts";
 import { attentionKernels } from "./attention.ts";
+import { optimizerStepKernels } from "./optimizer_steps.ts";
 import { PooledCpuBackend } from "./buffer_pool.ts";
-import { updateKernels } from "./update_ops.ts";
 
 /** Name the backend is registered under. */
 export const NATIVE_BACKEND = "native";
@@ -77,9 +80,10 @@ async function register(): Promise<NativeStatus> {
   const overrides = [
     ...matMulKernels(blas, NATIVE_BACKEND, dnnl),
     ...fastKernels(NATIVE_BACKEND, dnnl),
-    ...fusedOpKernels(NATIVE_BACKEND, dnnl),
+    ...geluKernels(NATIVE_BACKEND, dnnl),
+    ...layerNormKernels(NATIVE_BACKEND),
     ...attentionKernels(NATIVE_BACKEND, blas, dnnl),
-    ...updateKernels(NATIVE_BACKEND),
+    ...optimizerStepKernels(NATIVE_BACKEND),
   ];
   const replaced = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {

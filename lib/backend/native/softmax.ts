@@ -5,9 +5,11 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
+import type { tf } from "../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Dnnl } from "./_dnnl.ts";
+import { overrideCpu } from "./_override.ts";
+import { float32Values } from "./_tensor_data.ts";
 import { allocF32 } from "./buffer_pool.ts";
 
 /** Row-wise softmax of `x` viewed as [rows, n] into `out`. */
@@ -30,24 +32,19 @@ export function softmaxRows(x: Float32Array, n: number, out: Float32Array): void
 
 /** Kernel config for Softmax on `backendName`. */
 export function softmaxKernel(backendName: string, dnnl?: Dnnl): tf.KernelConfig {
-  const cpu = tf.getKernel("Softmax", "cpu")!;
-  return {
-    kernelName: "Softmax",
-    backendName,
-    kernelFunc: (args) => {
-      const { logits } = args.inputs as { logits: tf.TensorInfo };
-      const { dim } = args.attrs as unknown as { dim: number };
-      const rank = logits.shape.length;
-      if (logits.dtype !== "float32" || rank === 0 || (dim !== -1 && dim !== rank - 1)) {
-        return cpu.kernelFunc(args);
-      }
-      const backend = args.backend as MathBackendCPU;
-      const x = backend.data.get(logits.dataId).values as Float32Array;
-      const out = allocF32(backend, x.length);
-      const n = logits.shape[rank - 1]!;
-      if (dnnl && n > 0) dnnl.softmax(x, n, out);
-      else softmaxRows(x, n, out);
-      return backend.makeTensorInfo(logits.shape, "float32", out);
-    },
-  };
+  return overrideCpu("Softmax", backendName, (args) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const { dim } = args.attrs as unknown as { dim: number };
+    const rank = logits.shape.length;
+    if (logits.dtype !== "float32" || rank === 0 || (dim !== -1 && dim !== rank - 1)) {
+      return undefined;
+    }
+    const backend = args.backend as MathBackendCPU;
+    const x = float32Values(backend, logits);
+    const out = allocF32(backend, x.length);
+    const n = logits.shape[rank - 1]!;
+    if (dnnl && n > 0) dnnl.softmax(x, n, out);
+    else softmaxRows(x, n, out);
+    return backend.makeTensorInfo(logits.shape, "float32", out);
+  });
 }

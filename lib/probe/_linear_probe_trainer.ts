@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { LinearProbe, ProbeConfig } from "./linear.ts";
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../rng.ts";
+import type { ProbeConfig } from "./protocols.ts";
 
 /** In-place softmax of one row; returns log of the normaliser (for the loss). */
 export function activateSoftmax(row: Float32Array): number {
@@ -65,8 +65,8 @@ export const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1;
 const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
-/** Optimiser state and BatchNorm running statistics, all flat arrays. */
-export class Trainer {
+/** The linear probe's parameters, optimiser state and BatchNorm running statistics, all flat arrays. */
+export class LinearProbeTrainer {
   // Weight and bias share one flat parameter vector: [E * C weights, C biases].
   readonly p: Float32Array;
   readonly m: Float32Array;
@@ -152,22 +152,5 @@ export class Trainer {
       v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
       p[i]! -= lr * (m[i]! / c1) / (Math.sqrt(v[i]! / c2) + eps);
     }
-  }
-
-  /** The probe as it would be evaluated now. */
-  snapshot(fixed: { mean: Float32Array; invStd: Float32Array }, multiLabel: boolean): LinearProbe {
-    const { dim, classes } = this;
-    const reference = this.cfg.protocol === "reference";
-    return {
-      dim,
-      classes,
-      multiLabel,
-      mean: reference ? Float32Array.from(this.runMean) : fixed.mean,
-      invStd: reference
-        ? Float32Array.from(this.runVar, (x) => 1 / Math.sqrt(x + BN_EPS))
-        : fixed.invStd,
-      weight: this.p.slice(0, dim * classes),
-      bias: this.p.slice(dim * classes),
-    };
   }
 }

@@ -18,17 +18,17 @@
  */
 import { join } from "node:path";
 import { tf } from "../backend/tf.ts";
-import type { EncoderConfig } from "../model/config.ts";
 import { saveEncoder } from "../model/checkpoint.ts";
 import { enableGradients } from "../model/gradients.ts";
 import { logMel } from "../features/mel.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
 import { UserError } from "../errors.ts";
+import { mixSeed, Rng } from "../rng.ts";
+import { recipeDiff, type TrainConfig } from "./config.ts";
 import { prepareData } from "./data.ts";
-import { type HeadWidths, TeacherStudent } from "./networks.ts";
-import { mixSeed, Rng } from "./rng.ts";
-import { trainSchedules } from "./schedules.ts";
+import { TeacherStudent } from "./teacher_student.ts";
+import { type Schedules, trainSchedules } from "./schedules.ts";
 import {
   appendLog,
   listCheckpoints,
@@ -46,59 +46,45 @@ import {
   type ViewContext,
 } from "./views.ts";
 
-/** Everything that defines a run; stored in config.json and every checkpoint. */
-export interface TrainConfig {
-  encoder: EncoderConfig;
-  heads: HeadWidths;
-  /** The --data arguments. */
-  data: string[];
-  steps: number;
-  batch: number;
-  /** Peak learning rate (resolved: 5e-4 * batch / 256 unless given). */
-  lr: number;
-  minLr: number;
-  warmup: number;
-  wd: [number, number];
-  ema: [number, number];
-  cropSeconds: number;
-  mixupMemory: number;
-  seed: number;
-  saveEvery: number;
-  keep: number;
-}
-
 /** Streams of the per-step PRNG (one seed per purpose and step). */
 const STREAM = { views: 1, dropStudent: 2, dropTeacher: 3, order: 4 } as const;
 
 /** Clip index of sample `k` of the run: a fresh permutation every epoch. */
 class Sampler {
   #epoch = -1;
-  #perm: number[] = [];
+  #perm: Int32Array = new Int32Array(0);
   constructor(readonly count: number, readonly seed: number) {}
   clip(k: number): number {
     const epoch = Math.floor(k / this.count);
     if (epoch !== this.#epoch) {
-      this.#perm = new Rng(mixSeed(this.seed, STREAM.order, epoch)).permutation(this.count);
+      this.#perm = Rng.fromState(mixSeed(this.seed, STREAM.order, epoch)).permutation(this.count);
       this.#epoch = epoch;
     }
     return this.#perm[k % this.count]!;
   }
 }
 
-/** The state of a run in memory: networks, data, memories, step. */
-export class Trainer {
+/**
+ * One pre-training run as this process holds it in memory: its networks,
+ * data, mixup memories, schedules and the number of steps done. It saves
+ * itself as a checkpoint, and a later session restores from one.
+ */
+export class PretrainSession {
+  /** The resolved config of the run. */
   readonly cfg: TrainConfig;
+  /** Student, teacher and optimiser. */
   readonly nets: TeacherStudent;
+  /** Mixup memories of view 1 and view 2. */
   readonly memories: [MixupMemory, MixupMemory];
   /** Steps completed. */
   step = 0;
   readonly #ctx: ViewContext;
   readonly #sampler: Sampler;
-  readonly #sched;
+  readonly #sched: Schedules;
 
   /**
    * `featurize` turns a crop into its log-mel [64, T] (default: `logMel`,
-   * spec §1); tests may pass a cheaper stand-in.
+   * REFERENCE.md §1); tests may pass a cheaper stand-in.
    */
   constructor(
     cfg: TrainConfig,
@@ -118,21 +104,13 @@ export class Trainer {
       featurize: opts.featurize ?? ((crop) => logMel(crop).data),
     };
     this.#sampler = new Sampler(clips.count, cfg.seed);
-    this.#sched = trainSchedules({
-      steps: cfg.steps,
-      batch: cfg.batch,
-      warmup: cfg.warmup,
-      lr: cfg.lr,
-      minLr: cfg.minLr,
-      wd: cfg.wd,
-      ema: cfg.ema,
-    });
+    this.#sched = trainSchedules(cfg);
   }
 
   /** Both views of step `step`'s batch: [2B, 64, T] (view 1 of every clip, then view 2); updates the mixup memories. */
   #views(step: number): Float32Array {
     const { batch } = this.cfg;
-    const rng = new Rng(mixSeed(this.cfg.seed, STREAM.views, step));
+    const rng = Rng.fromState(mixSeed(this.cfg.seed, STREAM.views, step));
     const t = cropFrames(this.#ctx.cropLength);
     const size = this.#ctx.nMels * t;
     const out = new Float32Array(2 * batch * size);
@@ -215,47 +193,34 @@ export interface PretrainOptions {
   onStep?: (line: LogLine) => void;
 }
 
-const TRAIN_KEYS = [
-  "steps",
-  "batch",
-  "lr",
-  "warmup",
-  "cropSeconds",
-  "seed",
-  "heads",
-  "encoder",
-  "data",
-] as const;
-
 /**
  * Starts the run in `runDir`, or continues it from its last checkpoint
- * when `runDir/config.json` exists. A resumed run takes its whole config
- * from there; `cfg` values that differ are a UserError naming them.
+ * when `runDir/config.json` exists. A resumed run must ask for the same
+ * recipe: any value other than `saveEvery` and `keep` that differs from the
+ * stored config is a UserError naming every such key.
  */
 export async function pretrain(
   runDir: string,
   cfg: TrainConfig,
   opts: PretrainOptions = {},
 ): Promise<LogLine[]> {
-  // Config.
+  // Config: the run directory's config.json, written first.
   const cfgPath = join(runDir, "config.json");
-  let config = cfg;
   if (await exists(cfgPath)) {
     const stored = JSON.parse(await Deno.readTextFile(cfgPath)) as TrainConfig;
-    const diff = TRAIN_KEYS.filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(cfg[k]));
+    const diff = recipeDiff(stored, cfg);
     if (diff.length) {
       throw new UserError(
         `Run directory '${runDir}' holds a run with other settings (${diff.join(", ")}); ` +
           `rerun with the same flags to resume, or use a new --run directory`,
       );
     }
-    config = { ...stored, saveEvery: cfg.saveEvery, keep: cfg.keep };
   } else {
     await writeFileAtomic(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
   }
   const say = (m: string) => console.error(m);
   // Data.
-  const data = await prepareData(config.data, join(runDir, "cache"), { warn: say });
+  const data = await prepareData(cfg.data, join(runDir, "cache"), { warn: say });
   say(
     `atst: ${data.index.clips.length} clips ${data.built ? "decoded into" : "read from"} ` +
       `${join(runDir, "cache")}${
@@ -264,45 +229,45 @@ export async function pretrain(
   );
   // Networks (gradients registered before the first backward).
   await enableGradients();
-  const trainer = new Trainer(config, data.clips);
+  const session = new PretrainSession(cfg, data.clips);
   try {
     // Resume.
     const last = (await listCheckpoints(runDir)).at(-1);
     if (last) {
-      await trainer.restore(last.path);
-      say(`atst: resuming ${runDir} from step ${trainer.step} of ${config.steps}`);
+      await session.restore(last.path);
+      say(`atst: resuming ${runDir} from step ${session.step} of ${cfg.steps}`);
     }
-    await truncateLog(runDir, trainer.step);
+    await truncateLog(runDir, session.step);
     // Loop.
     const lines: LogLine[] = [];
     const progress = new Progress({
       label: "pretrain",
-      total: config.steps - trainer.step,
+      total: cfg.steps - session.step,
       enabled: opts.progress ?? true,
       logEverySeconds: 10,
     });
-    while (trainer.step < config.steps) {
-      const line = await trainer.trainStep();
+    while (session.step < cfg.steps) {
+      const line = await session.trainStep();
       await appendLog(runDir, [line]);
       lines.push(line);
       opts.onStep?.(line);
       progress.tick(
         1,
-        `step ${line.step}/${config.steps} loss ${line.loss.toFixed(4)} std ${
+        `step ${line.step}/${cfg.steps} loss ${line.loss.toFixed(4)} std ${
           line.std_student.toFixed(3)
         }`,
       );
-      if (trainer.step % config.saveEvery === 0 || trainer.step === config.steps) {
-        await trainer.save(runDir);
+      if (session.step % cfg.saveEvery === 0 || session.step === cfg.steps) {
+        await session.save(runDir);
       }
     }
     progress.done();
-    await saveEncoder(join(runDir, "encoder.safetensors"), trainer.nets.teacher.encoder, {
-      trainCropSeconds: config.cropSeconds,
-      extra: { trainedSteps: String(config.steps), trainedOn: JSON.stringify(config.data) },
+    await saveEncoder(join(runDir, "encoder.safetensors"), session.nets.teacher.encoder, {
+      trainCropSeconds: cfg.cropSeconds,
+      extra: { trainedSteps: String(cfg.steps), trainedOn: JSON.stringify(cfg.data) },
     });
     return lines;
   } finally {
-    trainer.dispose();
+    session.dispose();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The two networks of ATST pre-training (spec §3) and one optimisation
+ * The two networks of ATST pre-training (REFERENCE.md §3) and one optimisation
  * step. Student = encoder + projector + predictor; teacher = encoder +
  * projector, built by the same factory, loaded from the student, never
  * given to the optimiser and moved by one EMA step after each update.
@@ -14,22 +14,20 @@ import { Encoder } from "../model/encoder.ts";
 import { MlpHead } from "../model/heads.ts";
 import { UserError } from "../errors.ts";
 import { AdamW } from "./adamw.ts";
+import type { HeadWidths } from "./config.ts";
 import { byolLoss, emaUpdate, outputStd } from "./loss.ts";
-
-/** Widths of the projector and predictor (4096 / 256 in the reference). */
-export interface HeadWidths {
-  hidden: number;
-  out: number;
-}
 
 /** Per-step hyper-parameters and drop-path seeds. */
 export interface StepParams {
+  /** Learning rate of this step. */
   lr: number;
+  /** Weight decay of this step (decayed group only). */
   wd: number;
   /** EMA momentum of the teacher update. */
   ema: number;
-  /** Drop-path seeds of the student and teacher forwards. */
+  /** Drop-path seed of the student forward. */
   seedStudent: number;
+  /** Drop-path seed of the teacher forward. */
   seedTeacher: number;
   /** 1-based step number, for error messages. */
   step: number;
@@ -37,11 +35,15 @@ export interface StepParams {
 
 /** What one step reports. */
 export interface StepStats {
+  /** BYOL loss of the step, before the update. */
   loss: number;
+  /** Std of the L2-normalised student predictions (a collapse monitor). */
   stdStudent: number;
+  /** Std of the L2-normalised teacher projections. */
   stdTeacher: number;
 }
 
+/** One network: encoder, projector and (student only) predictor. */
 interface Branch {
   encoder: Encoder;
   projector: MlpHead;
@@ -94,8 +96,11 @@ function cls(tokens: Tensor3D): Tensor2D {
 
 /** Student, teacher and the student's optimiser. */
 export class TeacherStudent {
+  /** The trained network. */
   readonly student: Branch;
+  /** The EMA of the student, without a predictor; its encoder is the one saved. */
   readonly teacher: Branch;
+  /** AdamW over the student's parameters. */
   readonly optimizer: AdamW;
   #studentParams: Map<string, Variable>;
   #teacherParams: Map<string, Variable>;
