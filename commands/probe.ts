@@ -17,15 +17,35 @@ import { protocolConfig, PROTOCOLS } from "../lib/probe/protocols.ts";
 import { evaluateProbe } from "../lib/probe/evaluate.ts";
 import { checkFolds, planFolds } from "../lib/probe/splits.ts";
 import { buildReport, formatTable, predictionsCsv } from "../lib/probe/report.ts";
+import { isStrongLabelHeader } from "../lib/probe/events/strong_labels.ts";
+import { DEFAULT_MEDIAN_MS, DEFAULT_THRESHOLD } from "../lib/probe/events/post_processing.ts";
 
 const HELP = `atst probe: linear evaluation of embeddings on a labeled set
 
 Usage: atst probe LABELS (--embeddings DIR|FILE.jsonl | --model CKPT) [flags]
+       atst probe EVENTS.tsv (--embeddings DIR|FILE.jsonl | --model CKPT) [flags]
 
 LABELS is a CSV with a header 'path,label' (several labels as 'a;b' make a
 multi-label task) and optional 'split' (train/valid/test) and 'fold'
 columns, or a folder DIR/<label>/<audio> (or DIR/<split>/<label>/<audio>).
 Paths in a CSV are relative to the CSV's folder.
+
+EVENTS.tsv (sound event detection, picked by its header or --task events)
+holds strong labels in the DCASE layout: tab-separated 'filename onset
+offset event_label' (seconds), one row per event, a row with empty onset,
+offset and label for a file without events, optional 'split' and 'fold'
+columns; filenames are relative to the TSV's folder or to --audio DIR. The
+embeddings are frames ('atst embed --frames', or --model in frame mode).
+A frame's target is 1 for a class when its centre lies inside an event of
+that class; one linear layer on every frame (same protocol and splits as
+for clips, sigmoid + binary cross-entropy, best epoch by validation frame
+mAP); frames at or above --threshold (0.5), a median filter of --median-ms
+(280 ms, rounded to an odd number of frames: 7 at 40 ms), and each active
+run becomes an event between frame boundaries. Metrics (sed_eval):
+segment-based F1 and error rate (1 s segments), event-based F1 (onset collar
+200 ms, offset collar max(200 ms, 20 % of the length), micro and macro),
+onset-only event F1 (200 ms, as HEAR reports DCASE 2016 task 2) and
+frame-level mAP; per fold, mean and std.
 
 Splits: with a 'fold' column each fold is test once, the next fold is
 validation, the rest train; mean and std over folds are reported. With a
@@ -43,12 +63,18 @@ Flags:
   --protocol P       reference (default; spec 5: BatchNorm, SGD, cosine,
                      100 epochs, best validation epoch) or evar (train
                      standardisation, Adam, early stopping)
-  --task T           auto (default: multi-label if any row has several
-                     labels), single or multi
+  --task T           auto (default: events for a strong-label TSV header,
+                     else multi-label if any row has several labels),
+                     single, multi or events
+  --audio DIR        events: audio filenames are relative to DIR (default:
+                     the TSV's folder)
+  --threshold P      events: frame probability threshold (default ${DEFAULT_THRESHOLD})
+  --median-ms MS     events: median filter length (default ${DEFAULT_MEDIAN_MS}; 0 = none)
   --epochs N         override the protocol's epochs (100 reference, 200 evar)
   --seed N           seed for splits, shuffles and init (default 0)
   --report FILE      write the JSON report here (default: stdout)
-  --predictions FILE write per-file test predictions as CSV
+  --predictions FILE write per-file test predictions as CSV (events: the
+                     predicted events of the test files as a DCASE TSV)
   --backend B        ${BACKENDS.join("|")} (default auto)
   --quiet            no progress lines
   -h, --help         this text
@@ -57,10 +83,13 @@ Examples:
   atst embed data/ --out emb/ && atst probe data/labels.csv --embeddings emb/
   atst probe esc50.csv --model atst_small.safetensors --report esc50.json
   atst probe data/ --embeddings emb.jsonl --protocol evar --predictions pred.csv
+  atst embed --frames clips/ --model m.safetensors --out fr/ && atst probe events.tsv --embeddings fr/
+  atst probe events.tsv --model m.safetensors --predictions pred.tsv --median-ms 0
 
 Exit codes: 0 ok; 2 unusable labeled set or embeddings (unknown paths,
 labels in valid/test absent from train, a single class, empty splits,
-mismatched dimensions), nothing written.`;
+mismatched dimensions; events: onset >= offset, events past the end of the
+audio), nothing written.`;
 
 /** Runs `atst probe`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
@@ -78,6 +107,9 @@ export async function run(args: string[]): Promise<number> {
     predictions: { type: "string" },
     backend: { type: "string" },
     quiet: { type: "boolean" },
+    audio: { type: "string" },
+    threshold: { type: "string" },
+    "median-ms": { type: "string" },
   });
   if (help) {
     console.log(HELP);
@@ -94,7 +126,7 @@ export async function run(args: string[]): Promise<number> {
     throw new UserError("Give exactly one of --embeddings or --model");
   }
   const protocol = choice(values, "protocol", PROTOCOLS, "reference");
-  const task = choice(values, "task", ["auto", "single", "multi"] as const, "auto");
+  const task = choice(values, "task", ["auto", "single", "multi", "events"] as const, "auto");
   const epochsFlag = values.epochs === undefined
     ? undefined
     : num(values, "epochs", 0, { min: 1, integer: true });
@@ -106,6 +138,24 @@ export async function run(args: string[]): Promise<number> {
   }
   const quiet = values.quiet === true;
   const backendName = choice(values, "backend", BACKENDS, "auto");
+  const common = { embeddings, model, protocol, epochsFlag, seed, reportPath, predPath, quiet };
+  if (task === "events" || (task === "auto" && await looksLikeEvents(positionals[0]!))) {
+    const events = await import("./_probe_events.ts");
+    return events.runEvents(positionals[0]!, {
+      ...common,
+      backendName,
+      audioDir: str(values, "audio"),
+      threshold: num(values, "threshold", DEFAULT_THRESHOLD, { min: 0, max: 1 }),
+      medianMs: num(values, "median-ms", DEFAULT_MEDIAN_MS, { min: 0 }),
+      cache: values["no-cache"] === true ? null : str(values, "cache", ".atst-cache"),
+      t0,
+    });
+  }
+  for (const flag of ["audio", "threshold", "median-ms"]) {
+    if (values[flag] !== undefined) {
+      throw new UserError(`--${flag} applies to strong labels (--task events) only`);
+    }
+  }
 
   // Everything that can make the labeled set unusable is checked before any
   // backend or model is loaded, so a bad set costs one line and no time.
@@ -150,8 +200,24 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
+/** True when `path` is a file whose first line is a strong-label TSV header. */
+async function looksLikeEvents(path: string): Promise<boolean> {
+  try {
+    const file = await Deno.open(path);
+    try {
+      const buf = new Uint8Array(4096);
+      const n = await file.read(buf);
+      return n !== null && isStrongLabelHeader(new TextDecoder().decode(buf.subarray(0, n)));
+    } finally {
+      file.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
 /** One progress line per fold, ticked once per epoch with the loss and validation score. */
-function foldProgress(epochs: number, enabled: boolean) {
+export function foldProgress(epochs: number, enabled: boolean) {
   let progress: Progress | undefined;
   let current = "";
   return {

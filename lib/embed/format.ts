@@ -189,7 +189,7 @@ async function* lines(path: string): AsyncGenerator<string> {
 /** One line of a JSONL or CSV embeddings file: the header, or one file's values. */
 export type EmbeddingRecord =
   | { line: number; header: unknown }
-  | { line: number; path: string; v: unknown };
+  | { line: number; path: string; v: unknown; timesMs?: unknown };
 
 /**
  * The header and records of a JSONL or CSV embeddings file (by its
@@ -226,7 +226,12 @@ export async function* embeddingRecords(file: string): AsyncGenerator<EmbeddingR
     }
     if (!Array.isArray(rec.embedding) && (lineNo === 1 || !("path" in rec))) {
       yield { line: lineNo, header: rec };
-    } else yield { line: lineNo, path: String(rec.path ?? ""), v: rec.embedding };
+    } else {
+      const path = String(rec.path ?? "");
+      yield "times_ms" in rec
+        ? { line: lineNo, path, v: rec.embedding, timesMs: rec.times_ms }
+        : { line: lineNo, path, v: rec.embedding };
+    }
   }
 }
 

@@ -72,6 +72,31 @@ function asClipVector(shape: number[], data: ArrayLike<number>, where: string): 
   return data;
 }
 
+/**
+ * The `.npy` file holding `path`'s embedding under `dir` (see
+ * {@link npyCandidates}); UserError when there is none.
+ */
+export async function findNpy(dir: string, path: string): Promise<string> {
+  for (const rel of npyCandidates(path)) {
+    const p = resolve(dir, rel);
+    try {
+      if ((await Deno.stat(p)).isFile) return p;
+    } catch { /* try the next candidate */ }
+  }
+  throw new UserError(
+    `No embedding for '${path}' in '${dir}' (looked for ${npyCandidates(path)[0]})`,
+  );
+}
+
+/** Reads and decodes one `.npy` embedding file (UserError naming it when unreadable). */
+export async function readEmbeddingNpy(file: string): Promise<ReturnType<typeof decodeNpy>> {
+  try {
+    return decodeNpy(await Deno.readFile(file), file);
+  } catch (err) {
+    throw new UserError(`Cannot read embedding '${file}': ${(err as Error).message}`);
+  }
+}
+
 /** Reads `DIR/<path>.npy` for every item (see {@link npyCandidates}). */
 export async function embeddingsFromDir(
   dir: string,
@@ -79,28 +104,8 @@ export async function embeddingsFromDir(
 ): Promise<EmbeddingTable> {
   const table = new TableBuilder(items.length);
   for (const [i, item] of items.entries()) {
-    let found: string | undefined;
-    for (const rel of npyCandidates(item.path)) {
-      const p = resolve(dir, rel);
-      try {
-        const info = await Deno.stat(p);
-        if (info.isFile) {
-          found = p;
-          break;
-        }
-      } catch { /* try the next candidate */ }
-    }
-    if (!found) {
-      throw new UserError(
-        `No embedding for '${item.path}' in '${dir}' (looked for ${npyCandidates(item.path)[0]})`,
-      );
-    }
-    let arr;
-    try {
-      arr = decodeNpy(await Deno.readFile(found), found);
-    } catch (err) {
-      throw new UserError(`Cannot read embedding '${found}': ${(err as Error).message}`);
-    }
+    const found = await findNpy(dir, item.path);
+    const arr = await readEmbeddingNpy(found);
     table.set(i, asClipVector(arr.shape, arr.data, found), found);
   }
   return table.finish(dir, await manifestSha(dir));
@@ -110,24 +115,29 @@ function normPath(p: string): string {
   return p.replaceAll("\\", "/").replace(/^\.\//, "");
 }
 
+/** A data record of a JSONL or CSV embeddings file. */
+export type DataRecord = { line: number; path: string; v: unknown; timesMs?: unknown };
+
 /**
- * Reads the embeddings of `items` from an `embed --format jsonl` (or
- * `--format csv`) file. An
- * item matches the record whose `path` equals its path (as written, or
- * resolved), or, failing that, the one record whose path ends with it.
+ * Streams the records of an `embed --format jsonl` (or `--format csv`) file
+ * and hands each item its record: the one whose `path` equals the item's
+ * path (as written, or resolved), or, failing that, the one record whose
+ * path ends with it. `check` sees every data record first (to refuse the
+ * wrong kind). Returns the model hash from the header, if any.
  */
-export async function embeddingsFromJsonl(
+export async function matchRecords(
   file: string,
-  items: LabeledItem[],
-): Promise<EmbeddingTable> {
+  items: { path: string; resolved: string }[],
+  check: (rec: DataRecord) => void,
+  take: (i: number, rec: DataRecord, where: string) => void,
+): Promise<string | undefined> {
   const want = new Map<string, number>();
   items.forEach((it, i) => {
     want.set(normPath(it.path), i);
     want.set(normPath(it.resolved), i);
   });
-  const table = new TableBuilder(items.length);
   const done = new Uint8Array(items.length);
-  const unmatched: { path: string; v: number[] }[] = [];
+  const unmatched: DataRecord[] = [];
   let sha: string | undefined;
   try {
     for await (const rec of embeddingRecords(file)) {
@@ -135,20 +145,12 @@ export async function embeddingsFromJsonl(
         sha ??= headerSha(rec.header);
         continue;
       }
-      const v = rec.v;
-      if (!Array.isArray(v)) {
-        throw new UserError(`Embeddings file '${file}' line ${rec.line} has no 'embedding' array`);
-      }
-      if (v.length && Array.isArray(v[0])) {
-        throw new UserError(
-          `Embeddings file '${file}' line ${rec.line} holds frame embeddings; the probe needs clip embeddings`,
-        );
-      }
+      check(rec);
       const p = normPath(rec.path);
       const i = want.get(p) ?? want.get(normPath(resolve(p)));
-      if (i === undefined) unmatched.push({ path: p, v: v as number[] });
+      if (i === undefined) unmatched.push({ ...rec, path: p });
       else if (!done[i]) {
-        table.set(i, v as number[], `${file}:${rec.line}`);
+        take(i, rec, `${file}:${rec.line}`);
         done[i] = 1;
       }
     }
@@ -169,8 +171,30 @@ export async function embeddingsFromJsonl(
           : `No embedding for '${item.path}' in '${file}'`,
       );
     }
-    table.set(i, hits[0]!.v, `${file} (${hits[0]!.path})`);
+    take(i, hits[0]!, `${file} (${hits[0]!.path})`);
   }
+  return sha;
+}
+
+/**
+ * Reads the clip embeddings of `items` from an `embed --format jsonl` (or
+ * `--format csv`) file, matched as {@link matchRecords} does.
+ */
+export async function embeddingsFromJsonl(
+  file: string,
+  items: LabeledItem[],
+): Promise<EmbeddingTable> {
+  const table = new TableBuilder(items.length);
+  const sha = await matchRecords(file, items, (rec) => {
+    if (!Array.isArray(rec.v)) {
+      throw new UserError(`Embeddings file '${file}' line ${rec.line} has no 'embedding' array`);
+    }
+    if (rec.v.length && Array.isArray(rec.v[0])) {
+      throw new UserError(
+        `Embeddings file '${file}' line ${rec.line} holds frame embeddings; the probe needs clip embeddings`,
+      );
+    }
+  }, (i, rec, where) => table.set(i, rec.v as number[], where));
   return table.finish(file, sha);
 }
 

@@ -76,6 +76,21 @@ function subset(
   return { x, y, n: idx.length };
 }
 
+/** Per-metric mean and population standard deviation over folds' test metrics. */
+export function foldMeanStd(
+  tests: Record<string, number>[],
+): { mean: Record<string, number>; std: Record<string, number> } {
+  const mean: Record<string, number> = {};
+  const std: Record<string, number> = {};
+  for (const k of Object.keys(tests[0]!)) {
+    const vs = tests.map((t) => t[k]!);
+    const m = vs.reduce((s, v) => s + v, 0) / vs.length;
+    mean[k] = m;
+    std[k] = Math.sqrt(vs.reduce((s, v) => s + (v - m) ** 2, 0) / vs.length);
+  }
+  return { mean, std };
+}
+
 /**
  * Runs the probe on every fold of `set` with embeddings `table` (rows in
  * item order). Throws UserError for unusable sets before training anything.
@@ -138,15 +153,7 @@ export async function evaluateProbe(
       seconds: (performance.now() - t0) / 1000,
     });
   }
-  const keys = Object.keys(results[0]!.test);
-  const mean: Record<string, number> = {};
-  const std: Record<string, number> = {};
-  for (const k of keys) {
-    const vs = results.map((r) => (r.test as Record<string, number>)[k]!);
-    const m = vs.reduce((s, v) => s + v, 0) / vs.length;
-    mean[k] = m;
-    std[k] = Math.sqrt(vs.reduce((s, v) => s + (v - m) ** 2, 0) / vs.length);
-  }
+  const { mean, std } = foldMeanStd(results.map((r) => r.test as Record<string, number>));
   return {
     task: multiLabel ? "multi-label" : "single-label",
     metric: multiLabel ? "mAP" : "accuracy",

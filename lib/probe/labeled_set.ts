@@ -37,7 +37,8 @@ export interface LabeledSet {
   hasFold: boolean;
 }
 
-const SPLIT_NAMES: Record<string, Split> = {
+/** Accepted spellings of the split names (lower case). */
+export const SPLIT_NAMES: Record<string, Split> = {
   train: "train",
   training: "train",
   valid: "valid",

@@ -1,7 +1,8 @@
 /**
- * Clip embeddings of a labeled set computed with a checkpoint (`atst probe
- * --model`), through lib/embed, with a per-file cache: one `.npy` per
- * (model, embedding settings, file content) under
+ * Clip or frame embeddings of a labeled set computed with a checkpoint
+ * (`atst probe --model`), through lib/embed, with a per-file cache: one
+ * `.npy` per (model, embedding settings, file content) (frames also a
+ * `.times.npy`) under
  * `<cache>/<model sha256[:16]>-<settings hash>/<file sha256>.npy`, so
  * re-running a probe, or probing another labeled set over the same audio,
  * embeds nothing twice. Renaming or moving audio files keeps their cache
@@ -23,7 +24,7 @@ export interface ModelEmbeddingOptions {
   /** Cache folder, or null for no cache. */
   cache: string | null;
   quiet?: boolean;
-  /** Passed to lib/embed (clip mode is forced). */
+  /** Passed to lib/embed (the mode is set by the caller). */
   embed?: Omit<EmbedOptions, "mode">;
 }
 
@@ -33,30 +34,34 @@ async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** One file's vector (clip) or `[frames, dim]` rows with patch-centre times (frames). */
+export interface CachedVector {
+  data: Float32Array;
+  /** Frames only: one time per row, in milliseconds. */
+  timesMs?: Float64Array;
+}
+
 /**
- * Embeds every item's audio with the checkpoint at `modelPath` (reading
- * cached vectors where present). A missing or undecodable audio file is a
- * UserError (exit 2): a labeled set with holes cannot be evaluated as given.
- * Vectors computed before the failure stay cached.
- *
- * @example
- * ```ts
- * const table = await embedWithModel("atst_small.ckpt", set.items, { cache: ".atst-cache" });
- * ```
+ * Embeds every item's audio with the checkpoint at `modelPath` in `mode`,
+ * reading cached results where present, and hands each to `take` (in no
+ * particular order). A missing or undecodable audio file is a UserError
+ * (exit 2). Results computed before a failure stay cached. Returns the
+ * model's sha256 and the width of one vector (or frame).
  */
-export async function embedWithModel(
+export async function embedCached(
   modelPath: string,
-  items: LabeledItem[],
-  opts: ModelEmbeddingOptions,
-): Promise<EmbeddingTable> {
+  items: { path: string; resolved: string }[],
+  opts: ModelEmbeddingOptions & { mode: "clip" | "frames" },
+  take: (index: number, v: CachedVector) => void,
+): Promise<{ sha256: string; dim: number }> {
   const model = await loadEncoder(modelPath);
+  const mode = opts.mode;
   try {
-    const settings = embedSettings(model, { ...opts.embed, mode: "clip" });
+    const settings = embedSettings(model, { ...opts.embed, mode });
     const key = (await sha256Hex(JSON.stringify({ settings, mel: model.meta.mel }))).slice(0, 12);
     const dir = opts.cache === null
       ? null
       : join(opts.cache, `${model.meta.sha256.slice(0, 16)}-${key}`);
-    const table = new TableBuilder(items.length);
     const todo: { index: number; cacheFile: string | null }[] = [];
     for (const [index, item] of items.entries()) {
       let bytes: Uint8Array;
@@ -68,7 +73,7 @@ export async function embedWithModel(
       }
       const cacheFile = dir === null ? null : join(dir, `${await sha256Hex(bytes)}.npy`);
       const cached = cacheFile === null ? undefined : await readCached(cacheFile, settings.dim);
-      if (cached) table.set(index, cached, item.path);
+      if (cached) take(index, cached);
       else todo.push({ index, cacheFile });
     }
     if (todo.length) {
@@ -83,29 +88,69 @@ export async function embedWithModel(
         rel: items[index]!.path,
       }));
       let k = 0;
-      await embedFiles(model, files, { ...opts.embed, mode: "clip" }, async (r) => {
+      await embedFiles(model, files, { ...opts.embed, mode }, async (r) => {
         const { index, cacheFile } = todo[k++]!;
         if ("error" in r) {
           throw new UserError(`Cannot embed '${items[index]!.path}': ${r.error.reason}`);
         }
-        if (!("clip" in r)) throw new Error("lib/embed returned frames in clip mode");
-        table.set(index, r.clip, items[index]!.path);
-        if (cacheFile !== null) await writeNpy(cacheFile, { shape: [r.clip.length], data: r.clip });
+        const v: CachedVector = "clip" in r
+          ? { data: r.clip }
+          : { data: r.frames.data, timesMs: r.frames.timesMs };
+        take(index, v);
+        if (cacheFile !== null) await writeCached(cacheFile, v, settings.dim);
         progress.tick();
       });
       progress.done();
     }
-    return table.finish(`model ${modelPath}`, model.meta.sha256);
+    return { sha256: model.meta.sha256, dim: settings.dim };
   } finally {
     model.encoder.dispose();
   }
 }
 
-async function readCached(file: string, dim: number): Promise<Float32Array | undefined> {
+/**
+ * Clip embeddings of every item computed with the checkpoint at
+ * `modelPath` (see {@link embedCached}).
+ *
+ * @example
+ * ```ts
+ * const table = await embedWithModel("atst_small.ckpt", set.items, { cache: ".atst-cache" });
+ * ```
+ */
+export async function embedWithModel(
+  modelPath: string,
+  items: LabeledItem[],
+  opts: ModelEmbeddingOptions,
+): Promise<EmbeddingTable> {
+  const table = new TableBuilder(items.length);
+  const { sha256 } = await embedCached(
+    modelPath,
+    items,
+    { ...opts, mode: "clip" },
+    (i, v) => table.set(i, v.data, items[i]!.path),
+  );
+  return table.finish(`model ${modelPath}`, sha256);
+}
+
+const timesFile = (file: string) => file.replace(/\.npy$/, ".times.npy");
+
+async function writeCached(file: string, v: CachedVector, dim: number): Promise<void> {
+  if (v.timesMs) {
+    await writeNpy(timesFile(file), { shape: [v.timesMs.length], data: v.timesMs });
+    await writeNpy(file, { shape: [v.data.length / dim, dim], data: v.data });
+  } else await writeNpy(file, { shape: [v.data.length], data: v.data });
+}
+
+async function readCached(file: string, dim: number): Promise<CachedVector | undefined> {
   try {
     const arr = decodeNpy(await Deno.readFile(file), file);
     // A damaged or foreign entry is recomputed rather than trusted.
-    return arr.data instanceof Float32Array && arr.data.length === dim ? arr.data : undefined;
+    if (!(arr.data instanceof Float32Array)) return undefined;
+    if (arr.shape.length === 1) return arr.data.length === dim ? { data: arr.data } : undefined;
+    const times = decodeNpy(await Deno.readFile(timesFile(file)), file);
+    const ok = arr.shape.length === 2 && arr.shape[1] === dim &&
+      times.data instanceof Float64Array && times.data.length === arr.shape[0];
+    return ok ? { data: arr.data, timesMs: times.data as Float64Array } : undefined;
   } catch {
     return undefined;
   }

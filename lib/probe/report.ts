@@ -33,6 +33,20 @@ export interface ProbeReport {
   createdAt: string;
 }
 
+/** Where a report's numbers came from: model, backend, settings, timing, date. */
+export function provenance(
+  table: { modelSha256?: string },
+  args: { modelPath?: string; backend: string; cfg: ProbeConfig; timing: ProbeReport["timing"] },
+): Pick<ProbeReport, "model" | "backend" | "config" | "timing" | "createdAt"> {
+  return {
+    model: { sha256: table.modelSha256 ?? null, path: args.modelPath ?? null },
+    backend: args.backend,
+    config: args.cfg,
+    timing: args.timing,
+    createdAt: new Date().toISOString(),
+  };
+}
+
 /** Assembles the report object (no I/O). */
 export function buildReport(args: {
   tool: string;
@@ -53,22 +67,20 @@ export function buildReport(args: {
     metric: outcome.metric,
     labeledSet: set.source,
     embeddings: { source: table.source, dim: table.dim, count: table.n },
-    model: { sha256: table.modelSha256 ?? null, path: args.modelPath ?? null },
-    backend: args.backend,
-    config: cfg,
     classes: outcome.classes,
     classCounts: outcome.classCounts,
     folds: outcome.folds,
     mean: outcome.mean,
     std: outcome.std,
-    timing: args.timing,
-    createdAt: new Date().toISOString(),
+    ...provenance(table, args),
   };
 }
 
-const pct = (
+/** A fraction as a percentage with `digits` decimals, "n/a" when missing or NaN. */
+export const pct = (
   v: number | undefined,
-) => (v === undefined || Number.isNaN(v) ? "n/a" : (100 * v).toFixed(2));
+  digits = 2,
+) => (v === undefined || Number.isNaN(v) ? "n/a" : (100 * v).toFixed(digits));
 
 /** A few lines for stderr: one row per fold, then mean +- std of the test metric. */
 export function formatTable(r: ProbeReport): string {
