@@ -19,6 +19,9 @@ const SECTIONS: Record<string, { file: string; args: string[] }> = {
   pretrain: { file: "./pretrain.ts", args: ["--backends", "native,wasm"] },
   // native: forward and forward+backward of ATST-small with peak RSS of each side vs PyTorch.
   native: { file: "./native_ops.ts", args: ["--backends", "native", "--train", "--rounds", "2"] },
+  // distributed: 1 process on 2 cores vs 2 MPI ranks on 1 core each, allreduce bytes and ms
+  // per step, and the interconnect an 8-rank ATST-small run needs (needs openmpi-bin).
+  distributed: { file: "./distributed.ts", args: [] },
   // startup: the installed `atst` (deno task install) against `npx -y deno@2.9.6 task atst`.
   startup: { file: "./startup.ts", args: [] },
 };

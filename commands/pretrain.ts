@@ -6,11 +6,13 @@
  */
 import { resolve } from "node:path";
 import { choice, list, num, parseFlags, str } from "../lib/cli/args.ts";
-import { UserError } from "../lib/errors.ts";
+import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
 import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
+import { tf } from "../lib/backend/tf.ts";
 import { ENCODER_SIZES, encoderConfig, type EncoderSize } from "../lib/model/config.ts";
 import { defaultTrainConfig, type TrainConfig } from "../lib/train/config.ts";
 import { pretrain } from "../lib/train/pretrain.ts";
+import { agree, type Collective, isShared, openWorld, QuietExit } from "../lib/dist/world.ts";
 import { cropFrames, cropSamples } from "../lib/train/views.ts";
 
 const DEFAULTS = defaultTrainConfig();
@@ -46,9 +48,14 @@ Checkpoints and compute:
   --backend NAME      ${BACKENDS.join("|")} (default auto)
   --quiet             no progress line
 
+Data-parallel: start it under an MPI launcher (mpirun -np N, srun) to train one
+model with N ranks; --batch stays the global batch (a multiple of N) and --run
+must be on a filesystem every rank sees. Rank 0 writes the run directory.
+
 Examples:
   atst pretrain --data ~/audio --run runs/small --size small --steps 20000 --batch 64
   atst pretrain --data a/ --data @more.txt --run runs/t --size tiny --steps 200 --batch 8 --crop-seconds 2
+  mpirun -np 4 atst pretrain --data /shared/audio --run /shared/runs/small --batch 256
   atst embed --model runs/small/encoder.safetensors ...   # use the trained teacher encoder
 `;
 
@@ -61,8 +68,69 @@ const HIDDEN = {
   depth: { type: "string" as const },
 };
 
-/** Runs `atst pretrain`; returns the exit code. */
+/**
+ * Runs `atst pretrain`; returns the exit code. Under an MPI launcher this
+ * process is one rank: a failure all ranks meet is reported once (rank 0)
+ * and every rank leaves MPI cleanly; a failure of this rank alone is
+ * printed and ends the whole job (MPI_Abort), so no rank waits forever.
+ */
 export async function run(args: string[]): Promise<number> {
+  const world = await openWorld();
+  try {
+    const code = await runRank(args, world);
+    world.finalize();
+    return code;
+  } catch (err) {
+    if (world.size === 1) {
+      world.finalize();
+      throw err;
+    }
+    if (!isShared(err)) {
+      const message = isUserFacing(err) ? err.message : `internal error: ${(err as Error).stack}`;
+      console.error(`atst: rank ${world.rank}: ${message}`);
+      world.abort(exitCodeOf(err));
+    }
+    world.finalize();
+    if (err instanceof QuietExit) return err.exitCode;
+    throw err;
+  }
+}
+
+async function runRank(args: string[], world: Collective): Promise<number> {
+  // Every rank parses the same flags: a bad one is reported once, by rank 0.
+  const parsed = await agree(world, () => Promise.resolve(parseRun(args)));
+  if (!parsed) {
+    if (world.rank === 0) console.log(HELP);
+    return 0;
+  }
+  const { runDir, cfg, backend, quiet } = parsed;
+  await agree(world, async () => {
+    await useBackend(backend, { quiet: quiet || world.rank > 0 });
+    // The synchronised BatchNorm reads its sums inside the (synchronous) forward and backward.
+    if (world.size > 1 && tf.getBackend() === "webgpu") {
+      throw new UserError(
+        `--backend ${backend} picked WebGPU, which cannot read tensors inside a step; ` +
+          `data-parallel pretrain needs --backend native, wasm or cpu`,
+      );
+    }
+  });
+  const lines = await pretrain(runDir, cfg, { progress: !quiet, world });
+  const last = lines.at(-1);
+  if (last && world.rank === 0) {
+    console.error(
+      `atst: step ${last.step}: loss ${last.loss.toFixed(4)}, std ${
+        last.std_student.toFixed(4)
+      }; ` +
+        `teacher encoder in ${runDir}/encoder.safetensors`,
+    );
+  }
+  return 0;
+}
+
+/** The flags as a run: directory, config, backend; null for --help. */
+function parseRun(
+  args: string[],
+): { runDir: string; cfg: TrainConfig; backend: typeof BACKENDS[number]; quiet: boolean } | null {
   const { values, positionals, help } = parseFlags(args, {
     data: { type: "string", multiple: true },
     run: { type: "string" },
@@ -80,10 +148,7 @@ export async function run(args: string[]): Promise<number> {
     quiet: { type: "boolean" },
     ...HIDDEN,
   });
-  if (help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (help) return null;
   if (positionals.length) {
     throw new UserError(`Unexpected argument '${positionals[0]}' (use --data)`);
   }
@@ -122,16 +187,5 @@ export async function run(args: string[]): Promise<number> {
     throw new UserError("--data - (paths on stdin) is not supported by pretrain");
   }
   const backend = choice(values, "backend", BACKENDS, "auto");
-  await useBackend(backend, { quiet: values.quiet === true });
-  const lines = await pretrain(runDir, cfg, { progress: values.quiet !== true });
-  const last = lines.at(-1);
-  if (last) {
-    console.error(
-      `atst: step ${last.step}: loss ${last.loss.toFixed(4)}, std ${
-        last.std_student.toFixed(4)
-      }; ` +
-        `teacher encoder in ${runDir}/encoder.safetensors`,
-    );
-  }
-  return 0;
+  return { runDir, cfg, backend, quiet: values.quiet === true };
 }

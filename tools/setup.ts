@@ -9,6 +9,8 @@
  *   machines without a GPU (ignored, visibly, without an adapter)
  * - asterisk-core-sounds-{en,es,fr,it,ru}-wav: the demo's recordings (the
  *   demo test needs them)
+ * - openmpi-bin (with libopenmpi3): `mpirun` and libmpi.so.40 for the
+ *   data-parallel pretrain tests (ignored, visibly, without them)
  *
  * Usage: deno run -A tools/setup.ts [--check]   (--check: only report)
  *
@@ -22,6 +24,8 @@ export const PACKAGES: Record<string, string> = {
   libopenblas0: "native backend (BLAS)",
   libdnnl2: "native backend (oneDNN)",
   "mesa-vulkan-drivers": "WebGPU tests on a software adapter",
+  "openmpi-bin": "data-parallel pretrain tests (mpirun)",
+  libopenmpi3: "data-parallel pretrain tests (libmpi.so.40)",
   ...Object.fromEntries(LANGUAGES.map((l) => [l.pkg, "demo recordings"])),
 };
 

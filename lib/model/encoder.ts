@@ -52,12 +52,25 @@ class Store {
   }
 }
 
+/**
+ * Rows of a batch that is one rank's share of a larger one: row `i` here is
+ * row `rows[i]` of the whole batch of `total` rows. Random per-sample draws
+ * are made for the whole batch and this share takes its rows, so a sample
+ * draws the same whichever rank holds it.
+ */
+export interface BatchShard {
+  rows: number[];
+  total: number;
+}
+
 /** Per-sample stochastic depth: zero a residual branch with probability `rate`. */
-function dropPath(y: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
+function dropPath(y: tf.Tensor3D, rate: number, seed: number, shard?: BatchShard): tf.Tensor3D {
   if (rate <= 0) return y;
   const keep = 1 - rate;
   // floor(keep + U[0,1)) is 1 with probability keep, as the reference draws it.
-  const u = tf.randomUniform([y.shape[0], 1, 1], 0, 1, "float32", tfSeed(seed)); // [B, 1, 1]
+  const u = shard
+    ? tf.gather(tf.randomUniform([shard.total, 1, 1], 0, 1, "float32", tfSeed(seed)), shard.rows) // [B, 1, 1]
+    : tf.randomUniform([y.shape[0], 1, 1], 0, 1, "float32", tfSeed(seed)); // [B, 1, 1]
   return tf.mul(y, tf.div(tf.floor(tf.add(u, keep)), keep));
 }
 
@@ -135,10 +148,10 @@ class Block {
     this.mlp = new Mlp(store, `${name}.mlp`, cfg.dim, cfg.dim * cfg.mlpRatio);
   }
   /** `seed` is set only in training; it drives the two drop-path draws. */
-  apply(x: tf.Tensor3D, mask: tf.Tensor | null, seed?: number): tf.Tensor3D {
+  apply(x: tf.Tensor3D, mask: tf.Tensor | null, seed?: number, shard?: BatchShard): tf.Tensor3D {
     const rate = seed === undefined ? 0 : this.dropRate;
-    x = tf.add(x, dropPath(this.attn.apply(this.norm1.apply(x), mask), rate, seed ?? 0));
-    return tf.add(x, dropPath(this.mlp.apply(this.norm2.apply(x)), rate, (seed ?? 0) + 1));
+    x = tf.add(x, dropPath(this.attn.apply(this.norm1.apply(x), mask), rate, seed ?? 0, shard));
+    return tf.add(x, dropPath(this.mlp.apply(this.norm2.apply(x)), rate, (seed ?? 0) + 1, shard));
   }
 }
 
@@ -233,11 +246,14 @@ export class Encoder {
     return n;
   }
 
-  /** Tokens [B, 1+N, D] after the final norm. Differentiable. */
+  /**
+   * Tokens [B, 1+N, D] after the final norm. Differentiable. `shard` marks
+   * `x` as one rank's rows of a larger batch (drop-path draws follow the row).
+   */
   forward(
     x: tf.Tensor3D,
     lengths: number[],
-    opts: { training?: boolean; seed?: number } = {},
+    opts: { training?: boolean; seed?: number; shard?: BatchShard } = {},
   ): tf.Tensor3D {
     return tf.tidy(() => this.norm.apply(this.#run(x, lengths, opts, 0).last));
   }
@@ -256,7 +272,7 @@ export class Encoder {
   #run(
     x: tf.Tensor3D,
     lengths: number[],
-    opts: { training?: boolean; seed?: number },
+    opts: { training?: boolean; seed?: number; shard?: BatchShard },
     keep: number,
   ): { last: tf.Tensor3D; kept: tf.Tensor3D[] } {
     const [B, F, T] = x.shape;
@@ -285,7 +301,9 @@ export class Encoder {
     const kept: tf.Tensor3D[] = [];
     for (let i = 0; i < depth; i++) {
       const prev = h;
-      h = tf.tidy(() => this.blocks[i]!.apply(prev, mask, training ? seed + 2 * i : undefined));
+      h = tf.tidy(() =>
+        this.blocks[i]!.apply(prev, mask, training ? seed + 2 * i : undefined, opts.shard)
+      );
       // Inference frees each block's input as soon as it is used: peak memory is one block's
       // intermediates, not all twelve (792 -> 355 MB for small, batch 8 x 6 s). Training keeps
       // them: the gradient tape needs them.

@@ -9,7 +9,23 @@
  *
  * @module
  */
-import { type Tensor, type Tensor2D, tf, tfSeed, type Variable } from "../backend/tf.ts";
+import {
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  tf,
+  tfSeed,
+  type Variable,
+} from "../backend/tf.ts";
+
+/**
+ * The ranks a synchronised BatchNorm averages over: `allreduce` sums a
+ * buffer over all of them, in place (a {@link Collective} of lib/dist).
+ */
+export interface BatchSync {
+  readonly size: number;
+  allreduce(buf: Float32Array): void;
+}
 
 /** Widths of one head. */
 export interface HeadConfig {
@@ -32,6 +48,12 @@ export interface HeadOptions {
   seed?: number;
   /** Whether the parameters receive gradients. */
   trainable?: boolean;
+  /**
+   * Synchronise the BatchNorm over these ranks (PyTorch's SyncBatchNorm):
+   * batch statistics of all ranks' rows in the forward, the matching sums
+   * of the gradient in the backward. Absent: plain BatchNorm1d.
+   */
+  sync?: BatchSync;
 }
 
 let instances = 0;
@@ -57,9 +79,11 @@ export class MlpHead {
   #params = new Map<string, Variable>();
   #buffers = new Map<string, Variable>();
   #pending: [Tensor, Tensor] | null = null;
+  readonly #sync?: BatchSync;
 
   constructor(cfg: HeadConfig, opts: HeadOptions = {}) {
     this.cfg = { bnMomentum: 0.1, bnEps: 1e-5, ...cfg };
+    this.#sync = opts.sync && opts.sync.size > 1 ? opts.sync : undefined;
     const { inDim, hidden, outDim } = this.cfg;
     const prefix = `${opts.name ?? "head"}#${instances++}`;
     const trainable = opts.trainable ?? true;
@@ -111,7 +135,12 @@ export class MlpHead {
     const p = (k: string) => this.#params.get(k)!;
     const eps = this.cfg.bnEps;
     return tf.tidy(() => {
-      const h = tf.matMul(x, p("0.weight")); // [N, H]
+      const h = tf.matMul(x, p("0.weight")) as Tensor2D; // [N, H]
+      if (opts.training && this.#sync) {
+        const bn = syncBatchNorm(h, p("1.weight"), p("1.bias"), eps, this.#sync);
+        this.#setPending(tf.keep(bn.mean), tf.keep(bn.unbiasedVar));
+        return tf.matMul(tf.relu(bn.y), p("3.weight")) as Tensor2D; // [N, out]
+      }
       let mean: Tensor, variance: Tensor;
       if (opts.training) {
         const n = h.shape[0];
@@ -161,4 +190,63 @@ export class MlpHead {
     }
     this.#pending = mean && variance ? [mean, variance] : null;
   }
+}
+
+/**
+ * BatchNorm1d in training over the rows of every rank (`h` [n, H] is this
+ * rank's): the mean and biased variance of all rows, found in two
+ * allreduces (sums, then squared deviations from the global mean, which
+ * keeps float32 accurate), and a backward that sums dy and dy * xhat over
+ * all ranks, as torch's SyncBatchNorm. The gradients of `gamma` and
+ * `beta` are this rank's share, like every other parameter's before the
+ * gradients are averaged.
+ */
+function syncBatchNorm(
+  h: Tensor2D,
+  gamma: Tensor,
+  beta: Tensor,
+  eps: number,
+  sync: BatchSync,
+): { y: Tensor2D; mean: Tensor1D; unbiasedVar: Tensor1D } {
+  const [n, H] = h.shape;
+  const sums = new Float32Array(H + 1);
+  sums.set(tf.tidy(() => tf.sum(h, 0)).dataSync() as Float32Array); // [H]
+  sums[H] = n;
+  sync.allreduce(sums);
+  const total = sums[H]!;
+  if (total < 2) throw new Error(`BatchNorm in training needs at least 2 rows, got ${total}`);
+  const mean = tf.tensor1d(sums.subarray(0, H).map((v) => v / total)); // [H]
+  const sq = tf.tidy(() => tf.sum(tf.square(tf.sub(h, mean)), 0)).dataSync() as Float32Array; // [H]
+  const m2 = Float32Array.from(sq);
+  sync.allreduce(m2);
+  const variance = tf.tensor1d(m2.map((v) => v / total)); // [H], biased
+  const inv = tf.rsqrt(tf.add(variance, eps)); // [H]
+  const normalize = tf.customGrad((hIn, g, b, save) => {
+    const xhat = tf.mul(tf.sub(hIn as Tensor, mean), inv); // [n, H]
+    // Saved (kept by the tape): the backward runs after this forward's tidy has ended.
+    (save as tf.GradSaveFunc)([xhat, inv]);
+    return {
+      value: tf.add(tf.mul(xhat, g as Tensor), b as Tensor), // [n, H]
+      gradFunc: (dy, saved) => {
+        const [xh, invS] = saved as Tensor[];
+        const dyT = dy as Tensor;
+        const sumDy = tf.sum(dyT, 0); // [H]
+        const sumDyXhat = tf.sum(tf.mul(dyT, xh!), 0); // [H]
+        const global = new Float32Array(2 * H);
+        global.set(sumDy.dataSync() as Float32Array);
+        global.set(sumDyXhat.dataSync() as Float32Array, H);
+        sync.allreduce(global);
+        const gSumDy = tf.tensor1d(global.subarray(0, H)); // [H]
+        const gSumDyXhat = tf.tensor1d(global.subarray(H)); // [H]
+        // dh = gamma * inv / N * (N dy - sum dy - xhat * sum(dy xhat)), sums over all ranks.
+        const dh = tf.mul(
+          tf.sub(tf.sub(tf.mul(dyT, total), gSumDy), tf.mul(xh!, gSumDyXhat)),
+          tf.div(tf.mul(g as Tensor, invS!), total),
+        ); // [n, H]
+        return [dh, sumDyXhat, sumDy];
+      },
+    };
+  });
+  const y = normalize(h, gamma, beta) as Tensor2D; // [n, H]
+  return { y, mean, unbiasedVar: tf.mul(variance, total / (total - 1)) as Tensor1D };
 }

@@ -103,6 +103,39 @@ export function recipeDiff(a: TrainConfig, b: TrainConfig): string[] {
   return keys.filter((k) => !CHECKPOINT_KEYS.includes(k) && value(a, k) !== value(b, k));
 }
 
+/** Keys whose flags are not the key in kebab case. */
+const FLAGS: Record<string, string> = {
+  encoder: "--size/--depth",
+  heads: "--head-hidden/--head-dim",
+};
+
+/**
+ * The command-line flag that sets config key `key`.
+ *
+ * @example
+ * ```ts
+ * flagOf("cropSeconds"); // "--crop-seconds"
+ * ```
+ */
+export function flagOf(key: string): string {
+  return FLAGS[key] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * One 32-bit hash per key of `cfg` (keys sorted), of the key's value: what
+ * ranks compare to find that they were started with different flags.
+ */
+export function settingHashes(cfg: TrainConfig): { keys: string[]; hashes: Float64Array } {
+  const keys = Object.keys(cfg).sort();
+  const hashes = Float64Array.from(keys, (k) => {
+    const text = canonical((cfg as unknown as Record<string, unknown>)[k]);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  });
+  return { keys, hashes };
+}
+
 /** JSON with object keys sorted, so that key order never reads as a change. */
 function canonical(v: unknown): string {
   return JSON.stringify(

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { expandInputs } from "../audio/inputs.ts";
 import { loadAudio } from "../audio/load.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
+import { agree, type Collective, SOLO } from "../dist/world.ts";
 import type { ClipSource } from "./views.ts";
 
 /** One cached clip. */
@@ -44,47 +45,109 @@ export interface TrainData {
  * Decodes `inputs` (files, folders, @lists) into `cacheDir`, or reuses the
  * cache when it was built from the same inputs. Unreadable files are
  * skipped, each reported through `warn`; no readable file at all is an
- * error.
+ * error. In a data-parallel run (`opts.world`) every rank calls this: the
+ * ranks decode every size-th file each, rank 0 writes the index after
+ * they all have finished, and all read the same index.
  */
 export async function prepareData(
   inputs: string[],
   cacheDir: string,
-  opts: { warn?: (msg: string) => void } = {},
+  opts: { warn?: (msg: string) => void; world?: Collective } = {},
 ): Promise<TrainData> {
   const warn = opts.warn ?? ((m: string) => console.error(m));
+  const world = opts.world ?? SOLO;
   const indexPath = join(cacheDir, "index.json");
-  if (await exists(indexPath)) {
+  // Rank 0 decides, so that no rank sees an index another is writing.
+  const reuse = Float64Array.of(0);
+  await agree(world, async () => {
+    if (world.rank !== 0 || !(await exists(indexPath))) return;
     const index = JSON.parse(await Deno.readTextFile(indexPath)) as CacheIndex;
-    if (JSON.stringify(index.inputs) === JSON.stringify(inputs)) {
-      return { index, clips: diskClips(cacheDir, index.clips), built: false };
-    }
-    warn(`atst: cache in '${cacheDir}' was built from other inputs; rebuilding it`);
+    if (JSON.stringify(index.inputs) === JSON.stringify(inputs)) reuse[0] = 1;
+    else warn(`atst: cache in '${cacheDir}' was built from other inputs; rebuilding it`);
+  });
+  world.allreduce(reuse, "max");
+  if (!reuse[0]) {
+    const part = await agree(world, () => decodeShare(inputs, cacheDir, world));
+    world.barrier();
+    await agree(world, async () => {
+      if (world.rank === 0) await writeIndex(inputs, cacheDir, world.size, part, warn);
+    });
   }
+  const index = JSON.parse(await Deno.readTextFile(indexPath)) as CacheIndex;
+  return { index, clips: diskClips(cacheDir, index.clips), built: !reuse[0] };
+}
+
+/** What one rank decoded: per input file it owned, its samples or why it was skipped. */
+interface Part {
+  files: string[];
+  listErrors: { path: string; reason: string }[];
+  decoded: { input: number; samples?: number; reason?: string }[];
+}
+
+const partName = (input: number) => `part-${String(input).padStart(6, "0")}.f32`;
+
+/** Decodes the files of this rank's share (input i on rank i % size) into part files. */
+async function decodeShare(inputs: string[], cacheDir: string, world: Collective): Promise<Part> {
   const { files, errors } = await expandInputs(inputs);
-  const skipped = errors.map((e) => ({ path: e.path, reason: e.reason }));
-  for (const e of errors) warn(`atst: skipping '${e.path}': ${e.reason}`);
-  const clips: CachedClip[] = [];
-  for (const f of files) {
-    let samples: Float32Array;
+  const part: Part = {
+    files: files.map((f) => f.path),
+    listErrors: errors.map((e) => ({ path: e.path, reason: e.reason })),
+    decoded: [],
+  };
+  for (let i = world.rank; i < files.length; i += world.size) {
     try {
-      samples = (await loadAudio(f.path)).samples;
+      const { samples } = await loadAudio(files[i]!.path);
       if (samples.length === 0) throw new Error("no samples");
+      await writeFileAtomic(join(cacheDir, partName(i)), f32Bytes(samples));
+      part.decoded.push({ input: i, samples: samples.length });
     } catch (err) {
       const reason = (err as { reason?: string }).reason ?? (err as Error).message;
-      warn(`atst: skipping '${f.path}': ${reason}`);
-      skipped.push({ path: f.path, reason });
+      part.decoded.push({ input: i, reason });
+    }
+  }
+  if (world.rank > 0) {
+    await writeFileAtomic(join(cacheDir, `part-rank${world.rank}.json`), JSON.stringify(part));
+  }
+  return part;
+}
+
+/**
+ * Rank 0: merges every rank's part in input order, names the cache files
+ * 000000.f32, ... in that order and writes index.json.
+ */
+async function writeIndex(
+  inputs: string[],
+  cacheDir: string,
+  size: number,
+  own: Part,
+  warn: (msg: string) => void,
+): Promise<void> {
+  const parts = [own];
+  for (let r = 1; r < size; r++) {
+    const path = join(cacheDir, `part-rank${r}.json`);
+    parts.push(JSON.parse(await Deno.readTextFile(path)) as Part);
+    await Deno.remove(path);
+  }
+  const byInput = parts.flatMap((p) => p.decoded).sort((a, b) => a.input - b.input);
+  const skipped = [...own.listErrors];
+  for (const e of skipped) warn(`atst: skipping '${e.path}': ${e.reason}`);
+  const clips: CachedClip[] = [];
+  for (const d of byInput) {
+    const path = own.files[d.input]!;
+    if (d.samples === undefined) {
+      warn(`atst: skipping '${path}': ${d.reason}`);
+      skipped.push({ path, reason: d.reason ?? "unreadable" });
       continue;
     }
     const file = `${String(clips.length).padStart(6, "0")}.f32`;
-    await writeFileAtomic(join(cacheDir, file), f32Bytes(samples));
-    clips.push({ path: f.path, file, samples: samples.length });
+    await Deno.rename(join(cacheDir, partName(d.input)), join(cacheDir, file));
+    clips.push({ path, file, samples: d.samples });
   }
   if (clips.length === 0) {
     throw new Error(`No readable audio in ${inputs.map((i) => `'${i}'`).join(", ")}`);
   }
   const index: CacheIndex = { version: 1, inputs, clips, skipped };
-  await writeFileAtomic(indexPath, JSON.stringify(index, null, 1));
-  return { index, clips: diskClips(cacheDir, clips), built: true };
+  await writeFileAtomic(join(cacheDir, "index.json"), JSON.stringify(index, null, 1));
 }
 
 function f32Bytes(x: Float32Array): Uint8Array {

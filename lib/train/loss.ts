@@ -71,3 +71,26 @@ export function emaUpdate(
     next.dispose();
   }
 }
+
+/**
+ * Per-feature sums of the L2-normalised rows of `y` [N, d] and of their
+ * squares, [2d] (sum z, then sum z^2): what ranks add up to find
+ * {@link outputStd} of their joined rows ({@link stdFromSums}).
+ */
+export function normalizedSums(y: Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const z = l2Normalize(y); // [N, d]
+    return tf.concat([tf.sum(z, 0), tf.sum(tf.square(z), 0)]) as tf.Tensor1D; // [2d]
+  });
+}
+
+/** {@link outputStd} of `n` rows from their {@link normalizedSums} (added over ranks). */
+export function stdFromSums(sums: ArrayLike<number>, n: number): number {
+  const d = sums.length / 2;
+  let acc = 0;
+  for (let f = 0; f < d; f++) {
+    const zs = sums[f]!, zss = sums[d + f]!;
+    acc += Math.sqrt(zss / (n - 1) - (zs * zs) / (n * (n - 1)) + 1e-6);
+  }
+  return acc / d;
+}

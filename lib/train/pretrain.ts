@@ -14,6 +14,12 @@
  * are saved in each checkpoint, so a run killed at any moment and resumed
  * ends with the same weights as one that never stopped.
  *
+ * Data-parallel (`opts.world` of several ranks): `batch` stays the global
+ * batch. Every rank draws every view of a step (the draws and mixup
+ * memories are those of one process) and renders and trains on its own
+ * share of the clips; gradients are averaged, the heads' BatchNorm is
+ * synchronised, and rank 0 alone writes the run directory.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -24,13 +30,17 @@ import { logMel } from "../features/mel.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
 import { UserError } from "../errors.ts";
+import type { BatchShard } from "../model/encoder.ts";
 import { mixSeed, Rng } from "../rng.ts";
+import { agree, type Collective, SOLO } from "../dist/world.ts";
 import { recipeDiff, type TrainConfig } from "./config.ts";
+import { checkSameSettings, checkSameWeights, checkSharedDir } from "./ranks.ts";
 import { prepareData } from "./data.ts";
 import { TeacherStudent } from "./teacher_student.ts";
 import { type Schedules, trainSchedules } from "./schedules.ts";
 import {
   appendLog,
+  checkpointName,
   listCheckpoints,
   loadCheckpoint,
   type LogLine,
@@ -41,8 +51,9 @@ import {
   type ClipSource,
   cropFrames,
   cropSamples,
-  makeView,
+  drawView,
   MixupMemory,
+  renderView,
   type ViewContext,
 } from "./views.ts";
 
@@ -78,21 +89,30 @@ export class PretrainSession {
   readonly memories: [MixupMemory, MixupMemory];
   /** Steps completed. */
   step = 0;
+  /** The gradient allreduce of the last step (zeros in one process). */
+  lastAllreduce: { calls: number; bytes: number; ms: number } = { calls: 0, bytes: 0, ms: 0 };
   readonly #ctx: ViewContext;
   readonly #sampler: Sampler;
   readonly #sched: Schedules;
+  readonly #world: Collective;
 
   /**
    * `featurize` turns a crop into its log-mel [64, T] (default: `logMel`,
-   * REFERENCE.md §1); tests may pass a cheaper stand-in.
+   * REFERENCE.md §1); tests may pass a cheaper stand-in. `world`: the ranks
+   * of a data-parallel run (default: this process alone); `cfg.batch` must
+   * be a multiple of their number.
    */
   constructor(
     cfg: TrainConfig,
     clips: ClipSource,
-    opts: { featurize?: (crop: Float32Array) => Float32Array } = {},
+    opts: { featurize?: (crop: Float32Array) => Float32Array; world?: Collective } = {},
   ) {
     this.cfg = cfg;
-    this.nets = new TeacherStudent(cfg.encoder, cfg.heads, cfg.seed);
+    this.#world = opts.world ?? SOLO;
+    if (cfg.batch % this.#world.size !== 0) {
+      throw new Error(`Batch ${cfg.batch} is not a multiple of ${this.#world.size} ranks`);
+    }
+    this.nets = new TeacherStudent(cfg.encoder, cfg.heads, cfg.seed, { world: this.#world });
     this.memories = [
       new MixupMemory({ capacity: cfg.mixupMemory }),
       new MixupMemory({ capacity: cfg.mixupMemory }),
@@ -107,38 +127,63 @@ export class PretrainSession {
     this.#sched = trainSchedules(cfg);
   }
 
-  /** Both views of step `step`'s batch: [2B, 64, T] (view 1 of every clip, then view 2); updates the mixup memories. */
+  /** This rank's clips of every step: `count` from global sample `first` of the step. */
+  #share(): { first: number; count: number } {
+    const count = this.cfg.batch / this.#world.size;
+    return { first: this.#world.rank * count, count };
+  }
+
+  /**
+   * This rank's views of step `step`: [2b, 64, T] (view 1 of its b clips,
+   * then view 2). Every view of the global batch is drawn, in the order of
+   * one process, so the mixup memories stay those of one process.
+   */
   #views(step: number): Float32Array {
     const { batch } = this.cfg;
+    const { first, count } = this.#share();
     const rng = Rng.fromState(mixSeed(this.cfg.seed, STREAM.views, step));
     const t = cropFrames(this.#ctx.cropLength);
     const size = this.#ctx.nMels * t;
-    const out = new Float32Array(2 * batch * size);
+    const out = new Float32Array(2 * count * size);
     for (let b = 0; b < batch; b++) {
       const clip = this.#sampler.clip(step * batch + b);
-      out.set(makeView(this.#ctx, clip, this.memories[0], rng), b * size);
-      out.set(makeView(this.#ctx, clip, this.memories[1], rng), (batch + b) * size);
+      const v1 = drawView(this.#ctx, clip, this.memories[0], rng);
+      const v2 = drawView(this.#ctx, clip, this.memories[1], rng);
+      if (b < first || b >= first + count) continue;
+      out.set(renderView(this.#ctx, v1), (b - first) * size);
+      out.set(renderView(this.#ctx, v2), (count + b - first) * size);
     }
     return out;
   }
 
-  /** Runs step number `this.step + 1` and returns its log line. */
+  /** Runs step number `this.step + 1` and returns its log line (global values). */
   async trainStep(): Promise<LogLine> {
     const s = this.step;
     const t0 = performance.now();
     const { batch } = this.cfg;
+    const { first, count } = this.#share();
     const t = cropFrames(this.#ctx.cropLength);
-    const x = tf.tensor3d(this.#views(s), [2 * batch, this.#ctx.nMels, t]); // [2B, 64, T]
+    const x = tf.tensor3d(this.#views(s), [2 * count, this.#ctx.nMels, t]); // [2b, 64, T]
     const lr = this.#sched.lr[s]!, wd = this.#sched.wd[s]!, ema = this.#sched.ema[s]!;
+    // Rows of x in the global [2B] batch: drop path draws per global row.
+    const rows = Array.from(
+      { length: 2 * count },
+      (_, i) => i < count ? first + i : batch + first + i - count,
+    );
+    const shard: BatchShard | undefined = this.#world.size > 1
+      ? { rows, total: 2 * batch }
+      : undefined;
     try {
-      const st = await this.nets.step(x, new Array(2 * batch).fill(t), {
+      const st = await this.nets.step(x, new Array(2 * count).fill(t), {
         lr,
         wd,
         ema,
         seedStudent: mixSeed(this.cfg.seed, STREAM.dropStudent, s),
         seedTeacher: mixSeed(this.cfg.seed, STREAM.dropTeacher, s),
         step: s + 1,
+        shard,
       });
+      this.lastAllreduce = st.allreduce;
       this.step = s + 1;
       return {
         step: s + 1,
@@ -187,24 +232,99 @@ export class PretrainSession {
 
 /** Options of {@link pretrain}. */
 export interface PretrainOptions {
-  /** Progress on stderr (default true). */
+  /** Progress on stderr (default true; rank 0 only). */
   progress?: boolean;
   /** Called after every step (tests, monitoring). */
   onStep?: (line: LogLine) => void;
+  /** The ranks of a data-parallel run (default: this process alone). */
+  world?: Collective;
 }
 
 /**
  * Starts the run in `runDir`, or continues it from its last checkpoint
  * when `runDir/config.json` exists. A resumed run must ask for the same
  * recipe: any value other than `saveEvery` and `keep` that differs from the
- * stored config is a UserError naming every such key.
+ * stored config is a UserError naming every such key. With several ranks
+ * (`opts.world`) every rank calls this with the same arguments.
  */
 export async function pretrain(
   runDir: string,
   cfg: TrainConfig,
   opts: PretrainOptions = {},
 ): Promise<LogLine[]> {
+  const world = opts.world ?? SOLO;
+  const lead = world.rank === 0;
+  /** Runs `fn` on rank 0 only; a failure there stops every rank with its one line. */
+  const onLead = <T>(fn: () => Promise<T>) =>
+    agree(world, async () => lead ? await fn() : undefined);
+  const say = (m: string) => lead && console.error(m);
+  // Ranks: one config, one run directory.
+  checkSameSettings(world, cfg);
+  await checkSharedDir(world, runDir);
   // Config: the run directory's config.json, written first.
+  await onLead(() => writeOrCheckConfig(runDir, cfg));
+  // Data.
+  const data = await prepareData(cfg.data, join(runDir, "cache"), { warn: say, world });
+  say(
+    `atst: ${data.index.clips.length} clips ${data.built ? "decoded into" : "read from"} ` +
+      `${join(runDir, "cache")}${
+        data.index.skipped.length ? `, ${data.index.skipped.length} skipped` : ""
+      }${
+        world.size > 1 ? `; ${world.size} ranks, ${cfg.batch / world.size} clips each per step` : ""
+      }`,
+  );
+  // Networks (gradients registered before the first backward).
+  await enableGradients();
+  const session = new PretrainSession(cfg, data.clips, { world });
+  try {
+    // Resume: rank 0 picks the checkpoint, every rank loads it.
+    const last = Float64Array.of((await onLead(() => listCheckpoints(runDir)))?.at(-1)?.step ?? 0);
+    world.allreduce(last, "max");
+    if (last[0]) {
+      await agree(world, () => session.restore(join(runDir, checkpointName(last[0]!))));
+      say(`atst: resuming ${runDir} from step ${session.step} of ${cfg.steps}`);
+      await checkSameWeights(world, session.nets.stateTensors().values(), session.step);
+    }
+    await onLead(() => truncateLog(runDir, session.step));
+    // Loop.
+    const lines: LogLine[] = [];
+    const progress = new Progress({
+      label: "pretrain",
+      total: cfg.steps - session.step,
+      enabled: lead && (opts.progress ?? true),
+      logEverySeconds: 10,
+    });
+    while (session.step < cfg.steps) {
+      const line = await session.trainStep();
+      if (lead) await appendLog(runDir, [line]);
+      lines.push(line);
+      opts.onStep?.(line);
+      progress.tick(
+        1,
+        `step ${line.step}/${cfg.steps} loss ${line.loss.toFixed(4)} std ${
+          line.std_student.toFixed(3)
+        }`,
+      );
+      if (session.step % cfg.saveEvery === 0 || session.step === cfg.steps) {
+        await checkSameWeights(world, session.nets.stateTensors().values(), session.step);
+        await onLead(() => session.save(runDir));
+      }
+    }
+    progress.done();
+    await onLead(() =>
+      saveEncoder(join(runDir, "encoder.safetensors"), session.nets.teacher.encoder, {
+        trainCropSeconds: cfg.cropSeconds,
+        extra: { trainedSteps: String(cfg.steps), trainedOn: JSON.stringify(cfg.data) },
+      })
+    );
+    return lines;
+  } finally {
+    session.dispose();
+  }
+}
+
+/** Writes `runDir/config.json`, or checks a stored one asks for the same recipe. */
+async function writeOrCheckConfig(runDir: string, cfg: TrainConfig): Promise<void> {
   const cfgPath = join(runDir, "config.json");
   if (await exists(cfgPath)) {
     const stored = JSON.parse(await Deno.readTextFile(cfgPath)) as TrainConfig;
@@ -217,57 +337,5 @@ export async function pretrain(
     }
   } else {
     await writeFileAtomic(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
-  }
-  const say = (m: string) => console.error(m);
-  // Data.
-  const data = await prepareData(cfg.data, join(runDir, "cache"), { warn: say });
-  say(
-    `atst: ${data.index.clips.length} clips ${data.built ? "decoded into" : "read from"} ` +
-      `${join(runDir, "cache")}${
-        data.index.skipped.length ? `, ${data.index.skipped.length} skipped` : ""
-      }`,
-  );
-  // Networks (gradients registered before the first backward).
-  await enableGradients();
-  const session = new PretrainSession(cfg, data.clips);
-  try {
-    // Resume.
-    const last = (await listCheckpoints(runDir)).at(-1);
-    if (last) {
-      await session.restore(last.path);
-      say(`atst: resuming ${runDir} from step ${session.step} of ${cfg.steps}`);
-    }
-    await truncateLog(runDir, session.step);
-    // Loop.
-    const lines: LogLine[] = [];
-    const progress = new Progress({
-      label: "pretrain",
-      total: cfg.steps - session.step,
-      enabled: opts.progress ?? true,
-      logEverySeconds: 10,
-    });
-    while (session.step < cfg.steps) {
-      const line = await session.trainStep();
-      await appendLog(runDir, [line]);
-      lines.push(line);
-      opts.onStep?.(line);
-      progress.tick(
-        1,
-        `step ${line.step}/${cfg.steps} loss ${line.loss.toFixed(4)} std ${
-          line.std_student.toFixed(3)
-        }`,
-      );
-      if (session.step % cfg.saveEvery === 0 || session.step === cfg.steps) {
-        await session.save(runDir);
-      }
-    }
-    progress.done();
-    await saveEncoder(join(runDir, "encoder.safetensors"), session.nets.teacher.encoder, {
-      trainCropSeconds: cfg.cropSeconds,
-      extra: { trainedSteps: String(cfg.steps), trainedOn: JSON.stringify(cfg.data) },
-    });
-    return lines;
-  } finally {
-    session.dispose();
   }
 }

@@ -11,11 +11,14 @@
 import { type Tensor, type Tensor2D, type Tensor3D, tf, type Variable } from "../backend/tf.ts";
 import type { EncoderConfig } from "../model/config.ts";
 import { Encoder } from "../model/encoder.ts";
-import { MlpHead } from "../model/heads.ts";
+import type { BatchShard } from "../model/encoder.ts";
+import { type BatchSync, MlpHead } from "../model/heads.ts";
 import { UserError } from "../errors.ts";
+import { averageGradients } from "../dist/average_gradients.ts";
+import { type Collective, sharedFailure, SOLO } from "../dist/world.ts";
 import { AdamW } from "./adamw.ts";
 import type { HeadWidths } from "./config.ts";
-import { byolLoss, emaUpdate, outputStd } from "./loss.ts";
+import { byolLoss, emaUpdate, normalizedSums, outputStd, stdFromSums } from "./loss.ts";
 
 /** Per-step hyper-parameters and drop-path seeds. */
 export interface StepParams {
@@ -31,6 +34,8 @@ export interface StepParams {
   seedTeacher: number;
   /** 1-based step number, for error messages. */
   step: number;
+  /** This rank's rows of the step's batch (data-parallel runs only). */
+  shard?: BatchShard;
 }
 
 /** What one step reports. */
@@ -41,6 +46,8 @@ export interface StepStats {
   stdStudent: number;
   /** Std of the L2-normalised teacher projections. */
   stdTeacher: number;
+  /** Gradient allreduce of the step: buffers, bytes and milliseconds (0 in one process). */
+  allreduce: { calls: number; bytes: number; ms: number };
 }
 
 /** One network: encoder, projector and (student only) predictor. */
@@ -57,6 +64,7 @@ function buildBranch(
   heads: HeadWidths,
   role: string,
   seed: number,
+  sync?: BatchSync,
 ): Branch {
   const trainable = role.endsWith("student");
   const head = (name: string, inDim: number, s: number) =>
@@ -64,6 +72,7 @@ function buildBranch(
       name: `${role}/${name}`,
       seed: s,
       trainable,
+      sync,
     });
   return {
     encoder: new Encoder(cfg, { name: `${role}/encoder`, seed, trainable }),
@@ -105,12 +114,25 @@ export class TeacherStudent {
   #studentParams: Map<string, Variable>;
   #teacherParams: Map<string, Variable>;
   #keyOf = new Map<string, string>();
+  readonly #world: Collective;
 
-  constructor(cfg: EncoderConfig, heads: HeadWidths, seed: number) {
+  /**
+   * `opts.world`: the ranks of a data-parallel run (default: this process
+   * alone). With more than one, the heads' BatchNorm is synchronised over
+   * them, gradients are averaged and the reported values are global.
+   */
+  constructor(
+    cfg: EncoderConfig,
+    heads: HeadWidths,
+    seed: number,
+    opts: { world?: Collective } = {},
+  ) {
+    this.#world = opts.world ?? SOLO;
+    const sync = this.#world.size > 1 ? this.#world : undefined;
     // tfjs variable names are global: number the instances.
     const tag = instances++ === 0 ? "" : `${instances - 1}/`;
-    this.student = buildBranch(cfg, heads, `${tag}student`, seed);
-    this.teacher = buildBranch(cfg, heads, `${tag}teacher`, seed + 100);
+    this.student = buildBranch(cfg, heads, `${tag}student`, seed, sync);
+    this.teacher = buildBranch(cfg, heads, `${tag}teacher`, seed + 100, sync);
     this.#studentParams = prefixed(this.student, false);
     this.#teacherParams = prefixed(this.teacher, false);
     for (const [k, v] of this.#studentParams) this.#keyOf.set(v.name, k);
@@ -160,49 +182,85 @@ export class TeacherStudent {
    * One optimisation step on `x` [2B, 64, T] (view 1 of every clip, then
    * view 2): teacher forward, student forward and backward, AdamW update,
    * BatchNorm running statistics, EMA of the teacher. A non-finite loss
-   * throws a UserError naming the step before anything is updated.
+   * throws a UserError naming the step before anything is updated. In a
+   * data-parallel run `x` is this rank's share (`p.shard`), with view 1
+   * and view 2 of the same clips.
    */
   async step(x: Tensor3D, lengths: number[], p: StepParams): Promise<StepStats> {
     const { teacher, student } = this;
+    const shard = p.shard;
     const tOut = tf.tidy(() => {
-      const tokens = teacher.encoder.forward(x, lengths, { training: true, seed: p.seedTeacher }); // [2B, 1+N, D]
+      const tokens = teacher.encoder.forward(x, lengths, {
+        training: true,
+        seed: p.seedTeacher,
+        shard,
+      }); // [2B, 1+N, D]
       return teacher.projector.forward(cls(tokens), { training: true }); // [2B, out]
     });
     let pred: Tensor2D | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const tokens = student.encoder.forward(x, lengths, { training: true, seed: p.seedStudent }); // [2B, 1+N, D]
+      const tokens = student.encoder.forward(x, lengths, {
+        training: true,
+        seed: p.seedStudent,
+        shard,
+      }); // [2B, 1+N, D]
       const z = student.projector.forward(cls(tokens), { training: true }); // [2B, out]
       pred = tf.keep(student.predictor!.forward(z, { training: true })); // [2B, out]
       return byolLoss(pred, tOut);
     }, [...this.#studentParams.values()]);
-    const stdS = outputStd(pred!);
-    const stdT = outputStd(tOut);
-    // Asynchronous reads: WebGPU in Deno cannot read GPU buffers synchronously.
-    const [loss, stdStudent, stdTeacher] = await Promise.all(
-      [value, stdS, stdT].map((t) => t.data()),
-    );
-    const stats: StepStats = {
-      loss: loss![0]!,
-      stdStudent: stdStudent![0]!,
-      stdTeacher: stdTeacher![0]!,
-    };
-    tf.dispose([value, stdS, stdT, tOut, pred!]);
+    const stats = this.#world.size > 1
+      ? await this.#globalStats(value, pred!, tOut)
+      : await localStats(value, pred!, tOut);
+    tf.dispose([value, tOut, pred!]);
     if (!Number.isFinite(stats.loss)) {
       tf.dispose(Object.values(grads));
-      throw new UserError(
-        `Loss is not finite (${stats.loss}) at step ${p.step}; stopping without saving this step ` +
-          `(try a lower --lr)`,
+      // The loss is global: every rank stops here.
+      throw sharedFailure(
+        this.#world,
+        new UserError(
+          `Loss is not finite (${stats.loss}) at step ${p.step}; stopping without saving this ` +
+            `step (try a lower --lr)`,
+        ),
       );
     }
     const named: Record<string, Tensor> = {};
     for (const [name, g] of Object.entries(grads)) named[this.#keyOf.get(name)!] = g;
-    this.optimizer.update(named, p.lr, p.wd);
+    if (this.#world.size > 1) {
+      const mean = averageGradients(named, this.#world);
+      stats.allreduce = mean.stats;
+      this.optimizer.update(mean.grads, p.lr, p.wd);
+      tf.dispose(Object.values(mean.grads));
+    } else {
+      this.optimizer.update(named, p.lr, p.wd);
+    }
     tf.dispose(Object.values(grads));
     student.projector.commitRunningStats();
     student.predictor!.commitRunningStats();
     teacher.projector.commitRunningStats();
     emaUpdate(this.#teacherParams, this.#studentParams, p.ema);
     return stats;
+  }
+
+  /** Loss and monitors over the rows of every rank: one allreduce of their sums. */
+  async #globalStats(loss: Tensor, pred: Tensor2D, tOut: Tensor2D): Promise<StepStats> {
+    const sums = [normalizedSums(pred), normalizedSums(tOut)]; // 2 x [2 out]
+    const [l, s, t] = await Promise.all([loss, ...sums].map((x) => x.data()));
+    tf.dispose(sums);
+    const d = s!.length;
+    const buf = new Float64Array(2 + 2 * d);
+    buf[0] = l![0]!;
+    buf[1] = pred.shape[0];
+    buf.set(s!, 2);
+    buf.set(t!, 2 + d);
+    this.#world.allreduce(buf);
+    const n = buf[1]!;
+    return {
+      // Equal shares: the mean of the ranks' losses is the loss of the joined batch.
+      loss: Math.fround(buf[0]! / this.#world.size),
+      stdStudent: Math.fround(stdFromSums(buf.subarray(2, 2 + d), n)),
+      stdTeacher: Math.fround(stdFromSums(buf.subarray(2 + d), n)),
+      allreduce: { calls: 0, bytes: 0, ms: 0 },
+    };
   }
 
   /** Frees every variable of both networks and the optimiser. */
@@ -214,4 +272,18 @@ export class TeacherStudent {
     }
     this.optimizer.dispose();
   }
+}
+
+/** Loss and monitors of this process's batch (reads asynchronously: WebGPU needs it). */
+async function localStats(loss: Tensor, pred: Tensor2D, tOut: Tensor2D): Promise<StepStats> {
+  const stdS = outputStd(pred);
+  const stdT = outputStd(tOut);
+  const [l, s, t] = await Promise.all([loss, stdS, stdT].map((x) => x.data()));
+  tf.dispose([stdS, stdT]);
+  return {
+    loss: l![0]!,
+    stdStudent: s![0]!,
+    stdTeacher: t![0]!,
+    allreduce: { calls: 0, bytes: 0, ms: 0 },
+  };
 }

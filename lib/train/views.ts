@@ -114,17 +114,24 @@ export class MixupMemory {
     rng: Rng,
     features: (ref: CropRef) => Float32Array,
   ): Float32Array {
+    const { alpha, partner } = this.draw(ref, rng);
+    return partner ? logMixupExp(x, alignFrames(features(partner), x, nMels, rng), alpha) : x;
+  }
+
+  /**
+   * The draws of {@link apply} without the mixing: alpha, then the partner
+   * (null while the memory is empty); appends `ref` to the memory.
+   */
+  draw(ref: CropRef, rng: Rng): { alpha: number; partner: CropRef | null } {
     const alpha = this.ratio * rng.uniform();
-    let out = x;
-    if (this.entries.length > 0) {
-      const z = features(this.entries[rng.int(0, this.entries.length - 1)]!);
-      out = logMixupExp(x, alignFrames(z, x, nMels, rng), alpha);
-    }
+    const partner = this.entries.length > 0
+      ? this.entries[rng.int(0, this.entries.length - 1)]!
+      : null;
     this.entries.push(ref);
     if (this.entries.length > this.capacity) {
       this.entries.splice(0, this.entries.length - this.capacity);
     }
-    return out;
+    return { alpha, partner };
   }
 }
 
@@ -267,6 +274,50 @@ export interface ViewContext {
   featurize: (crop: Float32Array) => Float32Array;
 }
 
+/** Everything random about one view: its crop, its mixup partner and weight, its resize box. */
+export interface ViewDraw {
+  crop: CropRef;
+  alpha: number;
+  partner: CropRef | null;
+  box: CropBox;
+}
+
+/**
+ * The draws of one view of clip `clip` (updating `memory`), in the order
+ * {@link makeView} makes them; no audio is read. Every rank of a
+ * data-parallel run draws every view of a step, so memories and draws are
+ * those of one process, and renders only its own share.
+ */
+export function drawView(
+  ctx: ViewContext,
+  clip: number,
+  memory: MixupMemory,
+  rng: Rng,
+): ViewDraw {
+  const offset = drawOffset(ctx.clips.length(clip), ctx.cropLength, rng);
+  const crop = { clip, offset };
+  const { alpha, partner } = memory.draw(crop, rng);
+  // Crop and partner have the same length, so alignFrames would draw nothing.
+  const box = drawCropBox(ctx.nMels, cropFrames(ctx.cropLength), rng);
+  return { crop, alpha, partner, box };
+}
+
+/** The view `d` describes: crop -> log-mel -> mixup -> Random Resize Crop; [nMels, T]. */
+export function renderView(ctx: ViewContext, d: ViewDraw): Float32Array {
+  const features = (ref: CropRef) =>
+    ctx.featurize(ctx.clips.read(ref.clip, ref.offset, ctx.cropLength));
+  const x = features(d.crop);
+  if (x.length !== ctx.nMels * cropFrames(ctx.cropLength)) {
+    throw new Error(
+      `Features of a crop have ${x.length / ctx.nMels} frames, expected ${
+        cropFrames(ctx.cropLength)
+      }`,
+    );
+  }
+  const mixed = d.partner ? logMixupExp(x, features(d.partner), d.alpha) : x;
+  return resizeCrop(mixed, ctx.nMels, d.box);
+}
+
 /**
  * One augmented view of clip `clip`: crop -> log-mel -> mixup (with
  * `memory`, which is updated) -> Random Resize Crop. Returns [nMels, T].
@@ -277,10 +328,5 @@ export function makeView(
   memory: MixupMemory,
   rng: Rng,
 ): Float32Array {
-  const offset = drawOffset(ctx.clips.length(clip), ctx.cropLength, rng);
-  const features = (ref: CropRef) =>
-    ctx.featurize(ctx.clips.read(ref.clip, ref.offset, ctx.cropLength));
-  const x = features({ clip, offset });
-  const mixed = memory.apply(x, { clip, offset }, ctx.nMels, rng, features);
-  return randomResizeCrop(mixed, ctx.nMels, rng);
+  return renderView(ctx, drawView(ctx, clip, memory, rng));
 }
