@@ -11,7 +11,7 @@ import { TeacherStudent } from "../lib/train/teacher_student.ts";
 import { pca } from "../lib/demo/pca.ts";
 import { meanStdPool } from "../lib/demo/baseline.ts";
 import { MARKER, prepareOut } from "../lib/demo/_run.ts";
-import { smooth } from "../lib/demo/figures.ts";
+import { lossFigure, smooth } from "../lib/demo/figures.ts";
 import { decodePng, encodePng } from "../lib/demo/png.ts";
 import { Raster, textWidth } from "../lib/demo/raster.ts";
 import { formatTick, linePlot, niceTicks, PALETTE, scatterPlot } from "../lib/demo/plot.ts";
@@ -26,11 +26,13 @@ import {
 import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
 import {
   type DemoReport,
+  formatGain,
   formatTable,
-  meanStd,
   type MethodResult,
   parseReport,
+  summarize,
 } from "../lib/demo/report.ts";
+import { readProbeAccuracy } from "../lib/demo/steps.ts";
 
 function rowsOf(name: string): Float64Array[] {
   const a = readFixtureNpy("demo", `pca_${name}_x.npy`);
@@ -240,25 +242,45 @@ Deno.test("findDemoData() names the apt-get command when the data is missing", a
 });
 
 function sampleReport(): DemoReport {
-  const result = (key: MethodResult["key"], folds: number[]): MethodResult => ({
-    key,
-    name: key,
-    dim: 128,
-    folds,
-    ...meanStd(folds),
+  // Two seeds: the second seed's folds are the first's shifted by `d`.
+  const result = (key: MethodResult["key"], folds: number[], d: number): MethodResult =>
+    summarize({ key, name: key }, [
+      { seed: 1, dim: 128, folds },
+      { seed: 2, dim: 128, folds: folds.map((a) => a - d) },
+    ]);
+  const run = (seed: number) => ({
+    seed,
+    run: `pretrain/seed-${seed}`,
+    seconds: 1,
+    firstLoss: 3.9,
+    lastLoss: 3.8,
+    lastStdStudent: 0.05,
   });
   return {
-    version: 1,
+    version: 2,
     command: "deno task demo --quick",
     quick: true,
+    seeds: [1, 2],
     data: { root: "/r", classes: ["en", "es"], labeledPerClass: 6, folds: 3, unlabeled: 8 },
-    pretrain: { size: "tiny", steps: 2, seconds: 1, firstLoss: 3.9, lastLoss: 3.8 },
+    pretrain: {
+      size: "tiny",
+      steps: 2,
+      batch: 4,
+      cropSeconds: 1,
+      lr: 2e-4,
+      ema: 0.95,
+      seconds: 2,
+      firstLoss: 3.9,
+      lastLoss: 3.8,
+      runs: [run(1), run(2)],
+    },
     stages: [{ name: "data", seconds: 0.1, outputs: ["data/labels.csv"] }],
     results: [
-      result("baseline", [0.5, 1, 0.75]),
-      result("random", [0.5, 0.5, 0.5]),
-      result("pretrained", [1, 1, 0.5]),
+      result("baseline", [0.5, 1, 0.75], 0),
+      result("random", [0.5, 0.5, 0.5], 0.25),
+      result("pretrained", [1, 1, 0.5], 0),
     ],
+    gain: { perSeed: [1 / 3, 7 / 12], mean: 11 / 24, std: 1 / 8, wins: 2 },
     plots: { loss: "loss.png", pca: ["pca_pretrained.png"] },
     totalSeconds: 12,
   };
@@ -280,14 +302,88 @@ Deno.test("parseReport() accepts a well-formed report and names the first bad fi
     () => parseReport(JSON.stringify(order)),
     /results must be baseline, random, pretrained/,
   );
+  const badSeedFolds = sampleReport();
+  badSeedFolds.results[2]!.seeds[1]!.folds = [1];
+  assert.throws(
+    () => parseReport(JSON.stringify(badSeedFolds)),
+    /pretrained: expected 3 fold accuracies for seed 2/,
+  );
+  const missingSeed = sampleReport();
+  missingSeed.results[0]!.seeds.pop();
+  assert.throws(
+    () => parseReport(JSON.stringify(missingSeed)),
+    /baseline: expected one result per seed/,
+  );
+  const missingRun = sampleReport();
+  missingRun.pretrain.runs.pop();
+  assert.throws(() => parseReport(JSON.stringify(missingRun)), /one run per seed/);
+  const old = { ...sampleReport(), version: 1 };
+  assert.throws(() => parseReport(JSON.stringify(old)), /unknown version 1/);
 });
 
-Deno.test("formatTable() prints one row per method with mean, std and folds in percent", () => {
+Deno.test("summarize() averages folds within a seed, then gives mean and std over seeds", () => {
+  const r = summarize({ key: "random", name: "(b)" }, [
+    { seed: 1, dim: 8, folds: [0.5, 1] },
+    { seed: 2, dim: 8, folds: [1, 1] },
+  ]);
+  assert.deepEqual(r.seeds.map((s) => s.mean), [0.75, 1]);
+  assert.deepEqual(r.seeds.map((s) => s.std), [0.25, 0]);
+  assert.equal(r.mean, 0.875);
+  assert.equal(r.std, 0.125);
+  assert.deepEqual(r.folds, [0.75, 1]);
+  assert.equal(r.dim, 8);
+  assert.throws(
+    () =>
+      summarize({ key: "random", name: "(b)" }, [
+        { seed: 1, dim: 8, folds: [1] },
+        { seed: 2, dim: 9, folds: [1] },
+      ]),
+    /seed 2 has another dim/,
+  );
+  assert.throws(() => summarize({ key: "random", name: "(b)" }, []), /No probe results/);
+});
+
+Deno.test("formatGain() gives the paired gain per seed in points and the wins", () => {
+  const line = formatGain({ perSeed: [0.02, -0.005, 0.01], mean: 0.00833, std: 0.0103, wins: 2 });
+  assert.equal(
+    line,
+    "Pre-trained minus random weights, per seed: +2.0 -0.5 +1.0 points (mean +0.8 ± 1.0); " +
+      "pre-training is ahead in 2 of 3 seeds.",
+  );
+});
+
+Deno.test("readProbeAccuracy() reads dim and per-fold accuracy and rejects other reports", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const good = join(dir, "good.json");
+    await Deno.writeTextFile(
+      good,
+      JSON.stringify({
+        embeddings: { dim: 16 },
+        folds: [{ test: { accuracy: 0.5 } }, { test: { accuracy: 0.75 } }],
+      }),
+    );
+    assert.deepEqual(await readProbeAccuracy(good), { dim: 16, folds: [0.5, 0.75] });
+    const bad = join(dir, "bad.json");
+    await Deno.writeTextFile(bad, JSON.stringify({ embeddings: { dim: 16 }, folds: [{}] }));
+    await assert.rejects(() => readProbeAccuracy(bad), /lacks embeddings.dim or a test accuracy/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("formatTable() prints one row per method with mean and std over seeds, per seed and fold spread in percent", () => {
   const r = sampleReport();
   const text = formatTable(r.results, 2);
   const lines = text.split("\n");
-  assert.match(lines[0]!, /^\| features +\| dim \| accuracy % \(mean ± std\) +\| per fold % +\|$/);
-  assert.match(lines[2]!, /^\| baseline +\| 128 \| 75\.0 ± 20\.4 +\| 50\.0 100\.0 75\.0 +\|$/);
+  assert.match(
+    lines[0]!,
+    /^\| features +\| dim \| accuracy % \(mean ± std over 2 seeds\) \| per seed % +\| std over folds % \|$/,
+  );
+  // Both seeds of the baseline have folds 50, 100, 75: mean 75, no spread over seeds,
+  // 20.4 over folds.
+  assert.match(lines[2]!, /^\| baseline +\| 128 \| 75\.0 ± 0\.0 +\| 75\.0 75\.0 +\| 20\.4 +\|$/);
+  assert.match(lines[3]!, /^\| random +\| 128 \| 37\.5 ± 12\.5 +\| 50\.0 25\.0 +\| 0\.0 +\|$/);
   assert.equal(lines.filter((l) => l.startsWith("|")).length, 5);
   assert.match(text, /Chance level: 50\.0 %/);
 });
@@ -316,6 +412,62 @@ Deno.test("prepareOut() empties a previous demo folder and refuses any other non
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("lossFigure() stacks the loss and the collapse monitor, one colour per seed", () => {
+  const steps = Array.from({ length: 40 }, (_, i) => i + 1);
+  const run = (seed: number, k: number) => ({
+    seed,
+    steps,
+    loss: steps.map((s) => 2 / (1 + k * s)),
+    stdStudent: steps.map((s) => 0.06 - 0.0005 * k * s),
+    seconds: steps.map(() => 0.5),
+    outDim: 256,
+  });
+  const r = lossFigure([run(1, 1), run(2, 2)], "Pre-training");
+  assert.equal(r.width, 720);
+  assert.equal(r.height, 800);
+  const inTop = (c: readonly number[]) => {
+    let k = 0;
+    for (let y = 0; y < 400; y++) {
+      for (let x = 0; x < 720; x++) {
+        k += r.get(x, y).join() === c.join() ? 1 : 0;
+      }
+    }
+    return k;
+  };
+  for (const [k, c] of [PALETTE[0]!, PALETTE[1]!].entries()) {
+    const all = countColor(r, c), top = inTop(c);
+    assert.ok(top > 300, `seed ${k + 1}: loss trend drawn (${top} px)`);
+    assert.ok(all - top > 300, `seed ${k + 1}: std trend drawn (${all - top} px)`);
+  }
+  // The 1/sqrt(d) reference line is grey, in the lower panel only.
+  assert.equal(inTop([127, 127, 127]), 0);
+  assert.ok(countColor(r, [127, 127, 127]) > 300, "reference line drawn");
+});
+
+Deno.test("linePlot() can pin the y axis' lower end and keep a series out of the legend", () => {
+  const frame = { title: "", xLabel: "", yLabel: "", yFrom: 0 };
+  const xs = [0, 1], ys = [0.5, 0.6];
+  const plot = (legend: boolean) =>
+    linePlot([{ name: "a", xs, ys, legend }, { name: "b", xs, ys: [0.55, 0.58] }], frame);
+  const r = plot(false), both = plot(true);
+  // The legend swatch (14 x 14) of "a" is all that differs.
+  assert.equal(countColor(both, PALETTE[0]!) - countColor(r, PALETTE[0]!), 14 * 14);
+  assert.equal(countColor(both, PALETTE[1]!), countColor(r, PALETTE[1]!));
+  // With the axis from 0, the lines sit in the upper part of the plot.
+  let lowest = 0;
+  for (let y = 0; y < r.height; y++) {
+    for (let x = 0; x < 500; x++) if (r.get(x, y).join() === PALETTE[0]!.join()) lowest = y;
+  }
+  assert.ok(lowest < r.height / 2, `the line is high on a 0-based axis (y ${lowest})`);
+});
+
+Deno.test("Raster.draw() copies another raster into place, clipped", () => {
+  const big = new Raster(4, 4), small = new Raster(2, 2, [9, 9, 9]);
+  big.draw(small, 3, 3);
+  assert.deepEqual(big.get(3, 3), [9, 9, 9]);
+  assert.deepEqual(big.get(2, 2), [255, 255, 255]);
 });
 
 Deno.test("smooth() is a centred moving average that keeps a straight line straight", () => {

@@ -79,14 +79,43 @@ Deno.test("the quick demo runs every stage, writes its files and a report that p
 
     await t.step("featurize, pretrain and embed wrote real outputs", async () => {
       assert.ok((await walk(join(out, "features"), "")).length > 0, "no features written");
-      const log = (await Deno.readTextFile(join(out, "pretrain", "log.jsonl"))).trim().split("\n");
-      assert.equal(log.length, report.pretrain.steps);
-      for (const key of ["baseline", "random", "pretrained"]) {
-        const npys = await walk(join(out, "embeddings", key), ".npy");
-        assert.equal(npys.length, LANGUAGES.length * report.data.labeledPerClass, key);
+      assert.equal(report.pretrain.runs.length, report.seeds.length);
+      for (const run of report.pretrain.runs) {
+        const log = (await Deno.readTextFile(join(out, run.run, "log.jsonl"))).trim().split("\n");
+        assert.equal(log.length, report.pretrain.steps);
+        const last = JSON.parse(log.at(-1)!) as { std_student: number };
+        assert.equal(run.lastStdStudent, last.std_student, `seed ${run.seed}`);
+      }
+      const clips = LANGUAGES.length * report.data.labeledPerClass;
+      const npys = await walk(join(out, "embeddings", "baseline"), ".npy");
+      assert.equal(npys.length, clips, "baseline");
+      for (const key of ["random", "pretrained"]) {
+        for (const seed of report.seeds) {
+          const npys = await walk(join(out, "embeddings", key, `seed-${seed}`), ".npy");
+          assert.equal(npys.length, clips, `${key} seed ${seed}`);
+        }
       }
       assert.equal(report.results[0]!.dim, 128);
       assert.equal(report.results[1]!.dim, report.results[2]!.dim);
+    });
+
+    await t.step("every method is measured once per seed, and the gain per seed is paired", () => {
+      assert.deepEqual(report.seeds, [1, 2]);
+      for (const r of report.results) {
+        assert.deepEqual(r.seeds.map((s) => s.seed), report.seeds, r.key);
+        const means = r.seeds.map((s) => s.mean);
+        const mean = means.reduce((a, b) => a + b, 0) / means.length;
+        assert.ok(Math.abs(r.mean - mean) < 1e-12, `${r.key}: mean over seeds`);
+      }
+      const [, random, pretrained] = report.results;
+      report.gain.perSeed.forEach((g, i) => {
+        assert.ok(Math.abs(g - (pretrained!.seeds[i]!.mean - random!.seeds[i]!.mean)) < 1e-12);
+      });
+      const commands = report.stages.find((s) => s.name === "pretrain")!.commands!;
+      assert.equal(commands.length, report.seeds.length);
+      report.seeds.forEach((seed, i) =>
+        assert.match(commands[i]!, new RegExp(`--seed ${seed}\\b`))
+      );
     });
 
     await t.step("the plots are PNG images", async () => {
@@ -95,6 +124,8 @@ Deno.test("the quick demo runs every stage, writes its files and a report that p
         assert.ok(png.width >= 320 && png.height >= 240, `${p}: ${png.width}x${png.height}`);
       }
       assert.equal(report.plots.pca.length, 3);
+      const loss = decodePng(await Deno.readFile(join(out, report.plots.loss)));
+      assert.ok(loss.height >= 2 * 320, `loss.png has two panels: ${loss.width}x${loss.height}`);
     });
 
     await t.step("stdout has the table and the plot paths", () => {
@@ -103,6 +134,11 @@ Deno.test("the quick demo runs every stage, writes its files and a report that p
       for (const r of report.results) {
         assert.match(stdout, new RegExp(`${(100 * r.mean).toFixed(1)} ±`));
       }
+      assert.match(stdout, /accuracy % \(mean ± std over 2 seeds\)/);
+      assert.match(
+        stdout,
+        /Pre-trained minus random weights, per seed: [-+]\d+\.\d [-+]\d+\.\d points/,
+      );
       assert.match(stdout, new RegExp(`Loss curve: .*${report.plots.loss}`));
       assert.equal((stdout.match(/PCA plot: /g) ?? []).length, 3);
     });

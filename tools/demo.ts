@@ -2,10 +2,10 @@
  * `deno task demo`: what `atst` is for, end to end, in about ten minutes on
  * two CPU cores. Picks a balanced labeled set of spoken-language clips (the
  * Asterisk voice prompts Debian packages; see docs/DATA.md), featurizes a
- * few, pre-trains a tiny encoder on unlabeled clips, embeds the labeled set
- * with the encoder at its random initial weights and after pre-training,
- * probes those and a log-mel mean+std baseline with folds, prints the table
- * and writes plots.
+ * few, pre-trains a tiny encoder on unlabeled clips (once per seed), embeds
+ * the labeled set with each encoder at its random initial weights and after
+ * pre-training, probes those and a log-mel mean+std baseline with folds,
+ * prints the table (mean ± std over seeds) and writes plots.
  *
  * Usage: deno run -A tools/demo.ts [--out DIR] [--steps N] [--quick] ...
  *
@@ -15,8 +15,14 @@ import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
 import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
 import { APT_COMMAND } from "../lib/demo/data.ts";
-import { DEFAULT_CONFIG, type DemoConfig, QUICK_CONFIG, runDemo } from "../lib/demo/pipeline.ts";
-import { formatTable } from "../lib/demo/report.ts";
+import {
+  DEFAULT_CONFIG,
+  type DemoConfig,
+  demoLr,
+  QUICK_CONFIG,
+  runDemo,
+} from "../lib/demo/pipeline.ts";
+import { formatGain, formatTable } from "../lib/demo/report.ts";
 
 const D = DEFAULT_CONFIG, Q = QUICK_CONFIG;
 const HELP = `deno task demo: atst end to end on real recordings (5-way spoken language id)
@@ -27,24 +33,28 @@ Needs the Debian packages of the Asterisk voice prompts (CC-BY-SA 3.0 / CC-BY 3.
   ${APT_COMMAND}
 
 Stages: pick clips -> atst featurize (a few clips) -> atst pretrain (tiny
-encoder, unlabeled clips) -> random-weights encoder -> atst embed (random and
-pre-trained) and log-mel mean+std baseline -> atst probe (folds) each ->
-table on stdout, loss and PCA plots (PNG) and report.json in --out.
+encoder, unlabeled clips; once per seed) -> each run's random-weights start ->
+atst embed (random and pre-trained, per seed) and log-mel mean+std baseline ->
+atst probe (folds, per seed) each -> table of mean ± std over seeds on stdout,
+loss/collapse and PCA plots (PNG) and report.json in --out.
 
 Flags (default; --quick):
   --out DIR            output folder (demo-out)
   --steps N            pre-training steps (${D.steps}; ${Q.steps})
   --batch B            pre-training clips per step (${D.batch}; ${Q.batch})
   --crop-seconds S     pre-training crop (${D.cropSeconds}; ${Q.cropSeconds})
-  --lr X               pre-training peak learning rate (${D.lr})
+  --lr X               pre-training peak learning rate (5e-3 * batch / 256 = ${D.lr}:
+                       ten times the recipe's 5e-4 * batch / 256, which was tuned for
+                       batches of 1536 over 39 000 steps; see tools/demo_sweep.ts)
   --ema M              teacher's starting EMA momentum (${D.ema})
+  --seeds N            pre-training runs, random inits and probes, seeds S..S+N-1 (${D.seeds}; ${Q.seeds})
   --per-class N        labeled clips per language (${D.labeledPerClass}; ${Q.labeledPerClass})
   --folds K            probe folds (${D.folds}; ${Q.folds})
   --unlabeled N        pre-training clips per language (${D.unlabeledPerClass}; ${Q.unlabeledPerClass})
   --probe-epochs N     probe epochs (${D.probeEpochs}; ${Q.probeEpochs})
   --size S             tiny|small|base encoder (${D.size})
   --data DIR           where the voice folders are (${D.dataRoot})
-  --seed N             seed (1 or more) of the subset, folds, weights and training (${D.seed})
+  --seed S             first seed (1 or more); it also picks the subset and folds (${D.seed})
   --backend B          passed to every atst command (${D.backend})
   --quick              every stage on tiny sizes (seconds; for the test)
   --no-install         do not apt-get install the data packages when missing
@@ -59,6 +69,7 @@ export async function main(args: string[]): Promise<number> {
     "crop-seconds": { type: "string" },
     lr: { type: "string" },
     ema: { type: "string" },
+    seeds: { type: "string" },
     "per-class": { type: "string" },
     folds: { type: "string" },
     unlabeled: { type: "string" },
@@ -78,14 +89,16 @@ export async function main(args: string[]): Promise<number> {
   const base = values.quick === true ? QUICK_CONFIG : DEFAULT_CONFIG;
   const int = (name: string, fallback: number, min: number) =>
     num(values, name, fallback, { min, integer: true });
+  const batch = int("batch", base.batch, 2);
   const cfg: DemoConfig = {
     ...base,
     out: resolve(str(values, "out", "demo-out")),
     steps: int("steps", base.steps, 1),
-    batch: int("batch", base.batch, 2),
+    batch,
     cropSeconds: num(values, "crop-seconds", base.cropSeconds, { min: 0.1, max: 10 }),
-    lr: num(values, "lr", base.lr, { min: 0 }),
+    lr: num(values, "lr", demoLr(batch), { min: 0 }),
     ema: num(values, "ema", base.ema, { min: 0, max: 1 }),
+    seeds: int("seeds", base.seeds, 1),
     labeledPerClass: int("per-class", base.labeledPerClass, 2),
     folds: int("folds", base.folds, 3),
     unlabeledPerClass: int("unlabeled", base.unlabeledPerClass, 1),
@@ -102,18 +115,20 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const report = await runDemo(cfg, (line) => console.error(line));
+  const pre = report.pretrain;
   console.log(
     `\nLinear probe, ${report.data.classes.length}-way spoken language id ` +
       `(${report.data.classes.join(", ")}), ${cfg.labeledPerClass} clips per language, ` +
-      `${cfg.folds} folds; encoder ${cfg.size} pre-trained ${cfg.steps} steps ` +
-      `(${report.pretrain.seconds.toFixed(0)} s) on ${report.data.unlabeled} unlabeled clips:\n`,
+      `${cfg.folds} folds; encoder ${cfg.size} pre-trained ${cfg.steps} steps of ${cfg.batch} ` +
+      `${cfg.cropSeconds} s crops at lr ${cfg.lr} on ${report.data.unlabeled} unlabeled clips, ` +
+      `seeds ${report.seeds.join(", ")} (${pre.seconds.toFixed(0)} s of pre-training in all):\n`,
   );
   console.log(formatTable(report.results, report.data.classes.length));
-  console.log(
-    `\nPre-training loss: ${report.pretrain.firstLoss.toFixed(4)} -> ${
-      report.pretrain.lastLoss.toFixed(4)
-    }`,
+  console.log(`\n${formatGain(report.gain)}`);
+  const runs = pre.runs.map((r) =>
+    `${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)} (std ${r.lastStdStudent.toFixed(3)})`
   );
+  console.log(`Pre-training loss per seed: ${runs.join(", ")}`);
   console.log(`Loss curve: ${resolve(cfg.out, report.plots.loss)}`);
   for (const p of report.plots.pca) console.log(`PCA plot:   ${resolve(cfg.out, p)}`);
   console.log(`Report:     ${resolve(cfg.out, "report.json")}`);

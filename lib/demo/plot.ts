@@ -32,6 +32,15 @@ export interface PlotFrame {
   yLabel: string;
   width?: number;
   height?: number;
+  /** Lower end of the y axis (unpadded), for a quantity whose floor means something. */
+  yFrom?: number;
+  /**
+   * Left edge of the plotting area and room for the legend, in pixels, so
+   * stacked panels share one x axis; by default they fit the tick labels and
+   * legend names.
+   */
+  plotLeft?: number;
+  legendWidth?: number;
 }
 
 /** One line of a line plot. */
@@ -41,6 +50,8 @@ export interface Series {
   ys: ArrayLike<number>;
   color?: Rgb;
   thickness?: number;
+  /** Listed in the legend (default true). */
+  legend?: boolean;
 }
 
 /** One point of a scatter plot. */
@@ -106,7 +117,7 @@ function drawAxes(
   const raster = new Raster(width, height);
   const yTicks = niceTicks(yr[0], yr[1]), xTicks = niceTicks(xr[0], xr[1]);
   const yTickW = Math.max(...yTicks.map((v) => textWidth(formatTick(v), s)));
-  const left = 16 + textHeight(s) + 10 + yTickW + 8;
+  const left = frame.plotLeft ?? 16 + textHeight(s) + 10 + yTickW + 8;
   const top = 16 + textHeight(s) + 16;
   const bottom = height - (16 + textHeight(s) + 10 + textHeight(s) + 10);
   const right = width - 16 - rightPad;
@@ -177,10 +188,14 @@ export function linePlot(series: Series[], frame: PlotFrame): Raster {
   for (const s of series) {
     for (let i = 0; i < s.xs.length; i++) allX.push(s.xs[i]!), allY.push(s.ys[i]!);
   }
-  const names = series.length > 1 ? series.map((s) => s.name) : [];
-  const axes = drawAxes(frame, range(allX, 0), range(allY, 0.05), legendWidth(names));
-  series.forEach((s, k) => {
-    const color = s.color ?? PALETTE[k % PALETTE.length]!;
+  const listed = series.length > 1 ? series.filter((s) => s.legend !== false) : [];
+  const yr = range(frame.yFrom === undefined ? allY : [...allY, frame.yFrom], 0.05);
+  if (frame.yFrom !== undefined) yr[0] = frame.yFrom;
+  const names = listed.map((s) => s.name);
+  const axes = drawAxes(frame, range(allX, 0), yr, frame.legendWidth ?? legendWidth(names));
+  const colorOf = (s: Series) => s.color ?? PALETTE[series.indexOf(s) % PALETTE.length]!;
+  for (const s of series) {
+    const color = colorOf(s);
     let prev: [number, number] | undefined;
     for (let i = 0; i < s.xs.length; i++) {
       const x = s.xs[i]!, y = s.ys[i]!;
@@ -193,13 +208,9 @@ export function linePlot(series: Series[], frame: PlotFrame): Raster {
       else axes.raster.dot(p[0], p[1], 1, color);
       prev = p;
     }
-  });
-  if (names.length) {
-    drawLegend(
-      axes,
-      series.map((s, k) => ({ name: s.name, color: s.color ?? PALETTE[k % PALETTE.length]! })),
-      axes.right + 16,
-    );
+  }
+  if (listed.length) {
+    drawLegend(axes, listed.map((s) => ({ name: s.name, color: colorOf(s) })), axes.right + 16);
   }
   return axes.raster;
 }

@@ -65,6 +65,13 @@ export class Raster {
     }
   }
 
+  /** Copies `other` into this raster with its top-left corner at (x, y) (clipped). */
+  draw(other: Raster, x: number, y: number): void {
+    for (let j = 0; j < other.height; j++) {
+      for (let i = 0; i < other.width; i++) this.set(x + i, y + j, other.get(i, j));
+    }
+  }
+
   /** A filled disc of radius `r` centred on (cx, cy). */
   dot(cx: number, cy: number, r: number, c: Rgb): void {
     for (let j = -Math.ceil(r); j <= Math.ceil(r); j++) {
