@@ -22,6 +22,9 @@ const SECTIONS: Record<string, { file: string; args: string[] }> = {
   // distributed: 1 process on 2 cores vs 2 MPI ranks on 1 core each, allreduce bytes and ms
   // per step, and the interconnect an 8-rank ATST-small run needs (needs openmpi-bin).
   distributed: { file: "./distributed.ts", args: [] },
+  // data: sharded cache build (1 worker vs all cores), views/s per worker, step wait with and
+  // without prefetch, embed with and without read-ahead (issue 14).
+  data: { file: "./data.ts", args: [] },
   // startup: the installed `atst` (deno task install) against `npx -y deno@2.9.6 task atst`.
   startup: { file: "./startup.ts", args: [] },
 };

@@ -19,14 +19,25 @@ const HELP = `atst embed: audio -> ATST clip or frame embeddings
 Usage: atst embed --model CKPT [flags] IN...
 
 IN: audio files, folders (searched recursively), @list.txt (one path per
-line) or - (paths on stdin). CKPT: an atst .safetensors, or the authors'
-PyTorch Lightning .ckpt / plain .pth (teacher encoder, imported directly).
+line) or - (paths on stdin). CKPT: an atst .safetensors of either family,
+or the authors' PyTorch files, imported directly: ATST-Clip Lightning .ckpt
+/ plain .pth, ATST-Frame Lightning .ckpt (teacher encoder), fine-tuned
+.ckpt (encoder.encoder.*, ATST-C2F's encoder.encoder.frame_encoder.*). The
+family (ATST-Clip or ATST-Frame) and size come from the checkpoint.
 
-Clip mode (default) follows the reference's linear-evaluation protocol:
+ATST-Clip, clip mode (default), the reference's linear-evaluation protocol:
 centre crop to 12 s, chunks of int(trainCropSeconds * 100 + 1) frames, for
 each of the last N blocks the CLS token and the mean of the patch tokens,
 averaged over chunks: 2 * N * D values (9216 for small). --frames gives one
 vector per 40 ms patch instead (any length; times are patch centres in ms).
+
+ATST-Frame (the authors' embedding.py): the whole clip in chunks of 1001
+frames (10 s). Clip mode gives the scene embedding, the per-block token
+mean of the last N blocks averaged over chunks: N * D values (4608 for
+small). --frames gives the timestamp embedding, for every 40 ms token the
+last N blocks concatenated (default 12; SED systems use --blocks 1), with
+times_ms the true token centres (1001 i + 4 k + 1.5) * 10 ms (the authors
+report 40 k ms). Long files are read and written a chunk at a time.
 
 Flags:
   --model CKPT          checkpoint (required)
@@ -37,9 +48,10 @@ Flags:
                         DIR/embeddings.F, or to the file itself when --out
                         ends in .jsonl/.csv
   --frames              frame embeddings instead of clip embeddings
-  --blocks N            last N blocks (default 12 for clips, 1 for frames;
+  --blocks N            last N blocks (default 12; 1 for ATST-Clip frames;
                         clipped to the model's depth)
-  --pool P              clip pooling: cls, mean or both (default both)
+  --pool P              ATST-Clip clip pooling: cls, mean or both (default
+                        both)
   --corrected-mean      divide each chunk's patch sum by its own patch count
                         (the reference divides by the remaining length)
   --batch N             clips per group and chunks per encoder call (default 8)
@@ -88,8 +100,13 @@ export async function run(args: string[]): Promise<number> {
   const format = choice(values, "format", EMBED_FORMATS, out ? "npy" : "jsonl");
   if (format === "npy" && !out) throw new UserError("Format npy needs --out DIR");
   const frames = values.frames === true;
-  const blocks = num(values, "blocks", frames ? 1 : 12, { min: 1, integer: true });
-  const pool = choice(values, "pool", ["cls", "mean", "both"] as const, "both");
+  // Defaults depend on the model's family (embedSettings): absent flags stay undefined.
+  const blocks = values.blocks === undefined
+    ? undefined
+    : num(values, "blocks", 12, { min: 1, integer: true });
+  const pool = values.pool === undefined
+    ? undefined
+    : choice(values, "pool", ["cls", "mean", "both"] as const, "both");
   const correctedMean = values["corrected-mean"] === true;
   if (frames && (values.pool !== undefined || correctedMean)) {
     throw new UserError(

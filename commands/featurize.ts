@@ -45,8 +45,9 @@ Flags:
                      frames, n_mels, features: [64 rows of T numbers]}
   --skip-existing    do not recompute inputs whose .npy already exists
   --shard K/N        process only shard K of N (every N-th input from K)
-  -j, --jobs N       decode and featurize on N worker threads (default 1;
-                     0 = one per CPU core); output order is unchanged
+  -j, --jobs N       decode and featurize on N worker threads (default: one
+                     per CPU core, 0 also; 1 = this thread only); output order
+                     and bits are the same for every N
   --quiet            no progress or summary on stderr (errors still shown)
   -h, --help         show this help
 
@@ -80,7 +81,7 @@ export async function run(args: string[]): Promise<number> {
   const quiet = values.quiet === true;
   const skipExisting = values["skip-existing"] === true;
   const [k, n] = parseShard(str(values, "shard"));
-  const jobsFlag = num(values, "jobs", 1, { min: 0, max: 256, integer: true });
+  const jobsFlag = num(values, "jobs", 0, { min: 0, max: 256, integer: true });
   const jobCount = jobsFlag === 0 ? navigator.hardwareConcurrency : jobsFlag;
   if (positionals.length === 0) {
     throw new UserError("No inputs given (see 'atst featurize --help')");

@@ -159,11 +159,11 @@ Deno.test({
         ]);
         const cache = [...Deno.readDirSync(join(pair, "cache"))].map((e) => e.name).sort();
         assert.deepEqual(cache, [
-          "000000.f32",
-          "000001.f32",
-          "000002.f32",
-          "000003.f32",
           "index.json",
+          "shard-000000.f32",
+          "shard-000001.f32",
+          "shard-000002.f32",
+          "shard-000003.f32",
         ]);
         assert.equal(
           await Deno.readTextFile(join(pair, "cache", "index.json")),

@@ -5,14 +5,25 @@ import { fixture, ROOT } from "./_train_golden.ts";
 
 const dec = new TextDecoder();
 
-function cli(args: string[]): Deno.Command {
+function cli(args: string[], stdin: "null" | "piped" = "null"): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}main.ts`, "pretrain", ...args],
     cwd: ROOT,
+    stdin,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
   });
+}
+
+/** Runs the CLI with `input` on its stdin. */
+async function runWithStdin(args: string[], input: string) {
+  const child = cli(args, "piped").spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const out = await child.output();
+  return { code: out.code, stderr: dec.decode(out.stderr) };
 }
 
 async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -134,6 +145,21 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
       assert.deepEqual(lb.map((l) => l.step), [1, 2, 3, 4, 5, 6], "one log line per step");
       assert.deepEqual(lb.map((l) => l.loss), la.map((l) => l.loss));
     });
+    await t.step(
+      "the same files on stdin, views made in turn, train the same weights",
+      async () => {
+        const piped = join(dir, "piped");
+        const args = smallRun(list, piped, steps);
+        args[args.indexOf(`@${list}`)] = "-";
+        const paths = await Deno.readTextFile(list);
+        const r = await runWithStdin([...args, "--prefetch", "0", "--jobs", "1"], paths);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /4 clips decoded into .*, 1 skipped/);
+        const a = readSafetensors(await Deno.readFile(join(whole, "encoder.safetensors")));
+        const b = readSafetensors(await Deno.readFile(join(piped, "encoder.safetensors")));
+        for (const [k, v] of a.tensors) assert.deepEqual(b.tensors.get(k)?.data, v.data, k);
+      },
+    );
     await t.step("a rerun with other settings is refused", async () => {
       const r = await runCli(smallRun(list, killed, steps).map((a) => (a === "7" ? "8" : a)));
       assert.equal(r.code, 2);

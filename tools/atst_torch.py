@@ -2,7 +2,9 @@
 
 Bottom up: the front end (spec section 1), the encoder (section 2: the
 authors' `AST` module, with their parameter names, so its state_dict is a
-checkpoint's), the projector/predictor heads, the views' resize crop and
+checkpoint's), the ATST-Frame encoder and its embeddings (ATST-FRAME-SPEC.md
+sections 2 and 4: the authors' `FrameAST` and `embedding.py`), the
+projector/predictor heads, the views' resize crop and
 log-mixup-exp, and the teacher-student step (section 3: BYOL loss, AdamW as
 transformers writes it, EMA). The clip-embedding protocol (section 4.1) is
 `AST.chunks`.
@@ -180,6 +182,107 @@ class AST(nn.Module):
         cls = [sum(c[j] * mk for c, mk in zip(cls_acc, m)) / m.sum(0) for j in range(n)]
         avg = [sum(a[j] * mk for a, mk in zip(avg_acc, m)) / m.sum(0) for j in range(n)]
         return torch.cat(cls + avg, -1)
+
+
+# ---------------------------------------------------------------- ATST-Frame
+
+# Frames per embedding chunk: 10 s, the length of the positional table (embedding.py).
+FRAME_CHUNK = 1001
+
+
+class FrameAST(nn.Module):
+    """The authors' ATST-Frame encoder (audio_transformer.py FrameAST, patch_embed "Linear",
+    pos_type "cut", nprompt 0): no [CLS], positions from row 1, final norm `norm_frame`."""
+
+    def __init__(self, dim, depth, heads, max_patches=250, drop_path=0.0):
+        super().__init__()
+        self.dim = dim
+        # The authors' registration order (it fixes the state_dict order).
+        self.patch_embed = PatchEmbed(dim)
+        self.mask_embed = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, max_patches + 1, dim))
+        rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]
+        self.blocks = nn.ModuleList([Block(dim, heads, r) for r in rates])
+        self.norm_frame = nn.LayerNorm(dim, eps=1e-6)
+
+    def tokens(self, x, length, mask_index=None):
+        """prepare_tokens: x [B, 64, T], length [B] frames, mask_index [B, N] bool or None ->
+        block input [B, N, D], patch_length [B]."""
+        B, F, T = x.shape
+        N = T // 4
+        p = x[:, :, : N * 4].reshape(B, F, N, 4).permute(0, 2, 1, 3).reshape(B, N, F * 4)
+        h = self.patch_embed.patch_embed(p)
+        if mask_index is not None:
+            m = mask_index.unsqueeze(2).expand(B, N, self.dim).to(h.dtype)
+            h = (1 - m) * h + m * self.mask_embed.expand(B, N, self.dim)
+        h = h + self.pos_embed[:, 1:N + 1]  # row 0 is never used
+        return h, (length - length % 4) // 4
+
+    def intermediate(self, x, length, n, mask_index=None):
+        """Outputs of the last n blocks through norm_frame, every token; and patch_length."""
+        h, plen = self.tokens(x, length, mask_index)
+        B, N, _ = h.shape
+        mask = -10000.0 * (torch.arange(N)[None, :] >= plen[:, None]).to(h.dtype)
+        mask = mask[:, None, None, :]  # [B, 1, 1, N] (audiossl get_attention_mask)
+        out = []
+        for i, blk in enumerate(self.blocks):
+            h = blk(h, mask)
+            if len(self.blocks) - i <= n:
+                out.append(self.norm_frame(h))
+        return out, plen
+
+    def forward(self, x, length, mask_index=None):
+        """Every token of the last block through norm_frame [B, N, D] (the authors' forward
+        then keeps the masked ones only; that selection is the trainer's)."""
+        return self.intermediate(x, length, 1, mask_index)[0][0]
+
+    def get_intermediate_layers(self, x, length, n=1, scene=True):
+        """The authors' method: per block the masked mean over tokens (scene) or the tokens."""
+        outs, plen = self.intermediate(x, length, n)
+        if not scene:
+            return torch.cat(outs, -1)
+        valid = (torch.arange(outs[0].shape[1])[None, :] < plen[:, None]).to(x.dtype)[..., None]
+        return torch.cat([(o * valid).sum(1) / (plen[:, None].to(x.dtype) + 1e-6) for o in outs], -1)
+
+
+def frame_chunks(total):
+    """embedding.py's chunks of a [.., T] log-mel: (start, end) for the non-empty ones."""
+    out = []
+    for i in range(total // FRAME_CHUNK + 1):
+        start, end = i * FRAME_CHUNK, min((i + 1) * FRAME_CHUNK, total)
+        if end > start:
+            out.append((start, end))
+    return out
+
+
+def timestamp_embedding(model, mel, n=12):
+    """get_timestamp_embedding on a log-mel [B, 64, T]: [B, tokens, min(n, depth) * D] and the
+    authors' timestamps 40 k ms."""
+    out = []
+    for start, end in frame_chunks(mel.shape[-1]):
+        xc = mel[:, :, start:end]
+        length = torch.tensor([end - start]).expand(mel.shape[0])
+        out.append(model.get_intermediate_layers(xc, length, n, scene=False))
+    out = torch.cat(out, 1)
+    return out, torch.arange(out.shape[1]).to(mel.dtype) * 40
+
+
+def scene_embedding(model, mel, n=12):
+    """get_scene_embedding on a log-mel [B, 64, T]: the plain mean over the non-empty chunks of
+    each chunk's per-block token means (a 1..3-frame tail chunk adds zeros)."""
+    out = []
+    for start, end in frame_chunks(mel.shape[-1]):
+        xc = mel[:, :, start:end]
+        length = torch.tensor([end - start]).expand(mel.shape[0])
+        # A chunk without tokens (1..3 frames) gives sum([]) / 1e-6 = 0, and still counts.
+        out.append(model.get_intermediate_layers(xc, length, n))
+    return torch.stack(out).mean(0)
+
+
+def true_centres_ms(total):
+    """The true centre of every timestamp token: (1001 i + 4 k + 1.5) * 10 ms."""
+    return [(start + 4 * k + 1.5) * 10 for start, end in frame_chunks(total)
+            for k in range((end - start) // 4)]
 
 
 # (dim, depth, heads) of the named sizes.

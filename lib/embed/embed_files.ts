@@ -1,13 +1,14 @@
 /**
  * Audio files -> embeddings with a loaded model: decode (lib/audio), log-mel
  * (lib/features) with the model's mel settings, then the clip or frame
- * protocol (pooling.ts). Used by `atst embed` and by the probe.
+ * protocol of the model's family (pooling.ts for ATST-Clip, frame_pooling.ts
+ * for ATST-Frame, whose features are read a chunk at a time and whose frame
+ * embeddings are streamed). Used by `atst embed` and by the probe.
  *
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError, UserError } from "../errors.ts";
 import { loadAudio } from "../audio/load.ts";
-import { logMel } from "../features/mel.ts";
 import type { Encoder } from "../model/encoder.ts";
 import type { ModelMeta } from "../model/checkpoint.ts";
 import {
@@ -18,6 +19,16 @@ import {
   type FeatureClip,
   type FrameEmbedding,
 } from "./pooling.ts";
+import {
+  frameChunkFrames,
+  frameChunks,
+  type FrameStream,
+  sceneEmbedding,
+  timestampEmbedding,
+  tokenCentresMs,
+} from "./frame_pooling.ts";
+import { StreamedLogMel } from "./_stream_mel.ts";
+import { ReadAhead } from "./read_ahead.ts";
 
 /** A file to embed (lib/audio/inputs.ts's InputFile has this shape). */
 export interface EmbedInput {
@@ -35,11 +46,14 @@ export interface EmbedModel {
 
 /** How to embed. */
 export interface EmbedOptions {
-  /** "clip" (REFERENCE.md §4.1, default) or "frames" (one vector per 40 ms patch). */
+  /**
+   * "clip" (default: REFERENCE.md §4.1, or ATST-Frame's scene embedding) or
+   * "frames" (one vector per 40 ms patch; ATST-Frame's timestamp embedding).
+   */
   mode?: "clip" | "frames";
-  /** Last n blocks (clipped to the depth): default 12 for clips, 1 for frames. */
+  /** Last n blocks (clipped to the depth): default 12 for clips, 1 for ATST-Clip frames, 12 for ATST-Frame frames. */
   blocks?: number;
-  /** Clip mode: CLS, patch mean or both (default both). */
+  /** Clip mode: CLS, patch mean or both (default both; ATST-Frame has only mean). */
   pool?: "cls" | "mean" | "both";
   /** Clip mode: per-chunk mean over its own valid patches instead of the reference quirk. */
   correctedMean?: boolean;
@@ -47,12 +61,16 @@ export interface EmbedOptions {
   batch?: number;
   /** Clip mode: centre crop to at most this many seconds (default 12, the reference). */
   maxSeconds?: number;
+  /** Workers decoding the next groups while the encoder runs (read_ahead.ts; 0: in turn). */
+  readAhead?: number;
 }
 
 /** One file's outcome, delivered in input order. */
 export type EmbedResult =
   | { file: EmbedInput; clip: Float32Array; seconds: number }
   | { file: EmbedInput; frames: FrameEmbedding; seconds: number }
+  /** ATST-Frame frames: read `stream.chunks` before the next result (it runs the encoder). */
+  | { file: EmbedInput; stream: FrameStream; seconds: number }
   | { file: EmbedInput; error: InputError };
 
 /** The resolved settings, as written to output metadata. */
@@ -70,6 +88,7 @@ export interface EmbedSettings {
 export function embedSettings(model: EmbedModel, opts: EmbedOptions = {}): EmbedSettings {
   const mode = opts.mode ?? "clip";
   const depth = model.encoder.cfg.depth;
+  if (model.encoder.cfg.family === "frame") return frameSettings(model, opts);
   const blocks = Math.min(opts.blocks ?? (mode === "clip" ? 12 : 1), depth);
   if (!(blocks >= 1)) throw new Error(`blocks must be at least 1, got ${opts.blocks}`);
   const pool = mode === "clip" ? opts.pool ?? "both" : "cls";
@@ -84,6 +103,31 @@ export function embedSettings(model: EmbedModel, opts: EmbedOptions = {}): Embed
     chunkFrames: chunkFramesFor(model.meta.trainCropSeconds),
     maxSeconds: mode === "clip" ? opts.maxSeconds ?? 12 : null,
     dim,
+  };
+}
+
+/** {@link embedSettings} of an ATST-Frame model (ATST-FRAME-SPEC.md §4). */
+function frameSettings(model: EmbedModel, opts: EmbedOptions): EmbedSettings {
+  const mode = opts.mode ?? "clip";
+  if (opts.pool !== undefined && opts.pool !== "mean") {
+    throw new UserError(
+      `ATST-Frame models have no [CLS] token: --pool ${opts.pool} does not apply (their scene embedding is the token mean)`,
+    );
+  }
+  if (opts.correctedMean) {
+    throw new UserError("Flag --corrected-mean applies to ATST-Clip models only");
+  }
+  // The authors' API uses the last 12 blocks in both modes.
+  const blocks = Math.min(opts.blocks ?? 12, model.encoder.cfg.depth);
+  if (!(blocks >= 1)) throw new Error(`blocks must be at least 1, got ${opts.blocks}`);
+  return {
+    mode,
+    blocks,
+    pool: "mean",
+    correctedMean: false,
+    chunkFrames: frameChunkFrames(model.encoder),
+    maxSeconds: null,
+    dim: blocks * model.encoder.cfg.dim,
   };
 }
 
@@ -111,62 +155,107 @@ export async function embedFiles(
   const batch = Math.max(1, opts.batch ?? 8);
   const mel = model.meta.mel;
   let ok = 0, failed = 0;
-  for (let g = 0; g < files.length; g += batch) {
-    const group = files.slice(g, g + batch);
-    const loaded: ({ clip: FeatureClip; seconds: number } | InputError)[] = [];
-    for (const file of group) loaded.push(await features(file, mel, s.maxSeconds));
-    const good = loaded.filter((l): l is { clip: FeatureClip; seconds: number } =>
-      !(l instanceof InputError)
-    );
-    const clips = good.map((l) => l.clip);
-    const clipOut = s.mode === "clip" && clips.length
-      ? await embedClips(model.encoder, clips, { ...s, batch })
-      : [];
-    const frameOut = s.mode === "frames" && clips.length
-      ? await embedFrames(model.encoder, clips, {
-        chunkFrames: s.chunkFrames,
-        blocks: s.blocks,
-        batch,
-      })
-      : [];
-    let k = 0;
-    for (let i = 0; i < group.length; i++) {
-      const l = loaded[i]!, file = group[i]!;
-      if (l instanceof InputError) {
-        failed++;
-        await onResult({ file, error: l });
-        continue;
-      }
-      ok++;
-      if (s.mode === "clip") await onResult({ file, clip: clipOut[k]!, seconds: l.seconds });
-      else await onResult({ file, frames: frameOut[k]!, seconds: l.seconds });
-      k++;
+  if (model.encoder.cfg.family === "frame") {
+    // One file at a time, a chunk at a time: an hour-long file holds its samples only.
+    for (const file of files) {
+      const r = await embedFrameFamily(model, file, s, batch);
+      if ("error" in r) failed++;
+      else ok++;
+      await onResult(r);
     }
+    return { ok, failed };
+  }
+  const ahead = new ReadAhead(files.map((f) => f.path), {
+    mel,
+    maxSeconds: s.maxSeconds,
+    group: batch,
+    workers: opts.readAhead,
+  });
+  try {
+    for (let g = 0; g < files.length; g += batch) {
+      const group = files.slice(g, g + batch);
+      const loaded: ({ clip: FeatureClip; seconds: number } | InputError)[] = [];
+      for (let i = 0; i < group.length; i++) loaded.push(await ahead.next());
+      const good = loaded.filter((l): l is { clip: FeatureClip; seconds: number } =>
+        !(l instanceof InputError)
+      );
+      const clips = good.map((l) => l.clip);
+      const clipOut = s.mode === "clip" && clips.length
+        ? await embedClips(model.encoder, clips, { ...s, batch })
+        : [];
+      const frameOut = s.mode === "frames" && clips.length
+        ? await embedFrames(model.encoder, clips, {
+          chunkFrames: s.chunkFrames,
+          blocks: s.blocks,
+          batch,
+        })
+        : [];
+      let k = 0;
+      for (let i = 0; i < group.length; i++) {
+        const l = loaded[i]!, file = group[i]!;
+        if (l instanceof InputError) {
+          failed++;
+          await onResult({ file, error: l });
+          continue;
+        }
+        ok++;
+        if (s.mode === "clip") await onResult({ file, clip: clipOut[k]!, seconds: l.seconds });
+        else await onResult({ file, frames: frameOut[k]!, seconds: l.seconds });
+        k++;
+      }
+    }
+  } finally {
+    ahead.close();
   }
   return { ok, failed };
 }
 
-/** Decodes one file and computes its log-mel features (clip mode: centre crop first). */
-async function features(
-  file: EmbedInput,
-  mel: ModelMeta["mel"],
-  maxSeconds: number | null,
-): Promise<{ clip: FeatureClip; seconds: number } | InputError> {
-  try {
-    let { samples } = await loadAudio(file.path);
-    const seconds = samples.length / mel.sampleRate;
-    if (samples.length === 0) return new InputError(file.path, "the file holds no audio samples");
-    if (maxSeconds !== null) {
-      const keep = Math.floor(maxSeconds * mel.sampleRate);
-      // The reference's centre crop: start = (N - max) // 2, no padding.
-      if (samples.length > keep) {
-        const start = Math.floor((samples.length - keep) / 2);
-        samples = samples.subarray(start, start + keep);
-      }
-    }
-    return { clip: logMel(samples, mel), seconds };
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    return new InputError(file.path, err instanceof Error ? err.message : String(err));
+/**
+ * Reads a frame stream into one {@link FrameEmbedding} (for callers that
+ * need all rows at once, like the probe).
+ */
+export async function collectFrames(stream: FrameStream): Promise<FrameEmbedding> {
+  const data = new Float32Array(stream.frames * stream.dim);
+  let at = 0;
+  for await (const part of stream.chunks) {
+    data.set(part, at);
+    at += part.length;
   }
+  return { data, frames: stream.frames, dim: stream.dim, timesMs: stream.timesMs };
+}
+
+/** One file with an ATST-Frame model: its scene embedding, or its timestamp embedding as a stream. */
+async function embedFrameFamily(
+  model: EmbedModel,
+  file: EmbedInput,
+  s: EmbedSettings,
+  batch: number,
+): Promise<EmbedResult> {
+  let src: StreamedLogMel, seconds: number;
+  try {
+    const { samples } = await loadAudio(file.path);
+    if (samples.length === 0) {
+      return { file, error: new InputError(file.path, "the file holds no audio samples") };
+    }
+    seconds = samples.length / model.meta.mel.sampleRate;
+    src = new StreamedLogMel(samples, model.meta.mel);
+  } catch (err) {
+    const error = err instanceof InputError
+      ? err
+      : new InputError(file.path, err instanceof Error ? err.message : String(err));
+    return { file, error };
+  }
+  const opts = { blocks: s.blocks, batch };
+  if (s.mode === "clip") {
+    return { file, clip: await sceneEmbedding(model.encoder, src, opts), seconds };
+  }
+  const chunks = frameChunks(src.frames, s.chunkFrames);
+  const timesMs = tokenCentresMs(chunks, model.encoder.cfg.patchFrames);
+  const stream: FrameStream = {
+    frames: timesMs.length,
+    dim: s.dim,
+    timesMs,
+    chunks: timestampEmbedding(model.encoder, src, opts),
+  };
+  return { file, stream, seconds };
 }

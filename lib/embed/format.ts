@@ -13,16 +13,19 @@
  * - csv: a header row `path,e0,...` (frames: `path,time_ms,e0,...`), then
  *   one row per file (per frame).
  *
- * Every file is written atomically (temp file, then rename).
+ * Every file is written atomically (temp file, then rename). An ATST-Frame
+ * timestamp embedding arrives as a stream of chunks and is written as it
+ * comes, in the same formats, so an hour of audio is never held.
  *
  * @module
  */
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { mirrorPath } from "../audio/inputs.ts";
-import { encodeNpy } from "../io/npy.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { encodeNpy, npyHeader } from "../io/npy.ts";
+import { openAtomic, writeFileAtomic } from "../io/atomic.ts";
 import type { EmbedResult } from "./embed_files.ts";
+import type { FrameStream } from "./frame_pooling.ts";
 
 /** The metadata file next to npy outputs. */
 export const MANIFEST = "embed.json";
@@ -41,8 +44,35 @@ export async function writeNpyResult(dir: string, r: EmbedResult): Promise<strin
       encodeNpy({ shape: [f.frames], data: f.timesMs }),
     );
     await writeFileAtomic(path, encodeNpy({ shape: [f.frames, f.dim], data: f.data }));
+  } else if ("stream" in r) {
+    const f = r.stream;
+    await writeFileAtomic(
+      path.replace(/\.npy$/, ".times.npy"),
+      encodeNpy({ shape: [f.frames], data: f.timesMs }),
+    );
+    await writeNpyStream(path, f);
   }
   return path;
+}
+
+/** Writes a frame stream as one [frames, dim] float32 .npy, a chunk at a time (atomically). */
+async function writeNpyStream(path: string, f: FrameStream): Promise<void> {
+  const out = await openAtomic(path);
+  try {
+    const w = out.file.writable.getWriter();
+    await w.write(npyHeader([f.frames, f.dim], "Float32Array"));
+    let rows = 0;
+    for await (const part of f.chunks) {
+      rows += part.length / f.dim;
+      await w.write(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+    }
+    if (rows !== f.frames) throw new Error(`Frame stream gave ${rows} rows, expected ${f.frames}`);
+    await w.close();
+    await out.commit();
+  } catch (err) {
+    await out.abort();
+    throw err;
+  }
 }
 
 /** Writes `DIR/embed.json` (atomically). */
@@ -84,6 +114,43 @@ export function jsonlRecord(r: EmbedResult): string {
   return `{"path":${path},"times_ms":[${Array.from(f.timesMs).join(",")}],"embedding":[${
     rows.join(",")
   }]}`;
+}
+
+/**
+ * The JSON Lines record of a frame stream, in pieces (the last ends the
+ * line): the same record {@link jsonlRecord} writes for frames.
+ */
+export async function* jsonlStreamRecord(
+  r: { file: { path: string }; stream: FrameStream },
+): AsyncGenerator<string> {
+  const f = r.stream;
+  yield `{"path":${JSON.stringify(r.file.path)},"times_ms":[${
+    Array.from(f.timesMs).join(",")
+  }],"embedding":[`;
+  let t = 0;
+  for await (const part of f.chunks) {
+    const rows: string[] = [];
+    for (let i = 0; i < part.length; i += f.dim, t++) {
+      rows.push(`${t ? "," : ""}[${row(part, i, f.dim)}]`);
+    }
+    yield rows.join("");
+  }
+  yield "]}\n";
+}
+
+/** CSV rows of a frame stream, a chunk at a time (one row per frame, as {@link csvRows}). */
+export async function* csvStreamRows(
+  r: { file: { path: string }; stream: FrameStream },
+): AsyncGenerator<string> {
+  const path = csvField(r.file.path), f = r.stream;
+  let t = 0;
+  for await (const part of f.chunks) {
+    let out = "";
+    for (let i = 0; i < part.length; i += f.dim, t++) {
+      out += `${path},${f.timesMs[t]},${row(part, i, f.dim)}\n`;
+    }
+    yield out;
+  }
 }
 
 /** CSV header for `dim` values (frames add a time column). */

@@ -16,7 +16,9 @@ import type { EmbedModel, EmbedResult, EmbedSettings } from "./embed_files.ts";
 import {
   csvHeader,
   csvRows,
+  csvStreamRows,
   jsonlRecord,
+  jsonlStreamRecord,
   MANIFEST,
   readManifest,
   writeManifest,
@@ -47,6 +49,11 @@ export interface EmbedHeader {
   /** Frames only: patch hop and the first patch centre. */
   frameHopMs?: number;
   frameOffsetMs?: number;
+  /**
+   * ATST-Frame frames only: frames per chunk (1001). Each chunk restarts the
+   * tokens, so `times_ms` are (chunkFrames i + 4 k + 1.5) * 10, not 40 k.
+   */
+  frameChunkFrames?: number;
 }
 
 /**
@@ -78,6 +85,9 @@ export function embedHeader(
     backend: run.backend,
     // Patches are 4 frames of 10 ms; the first centre falls between frames 1 and 2.
     ...(settings.mode === "frames" ? { frameHopMs: 40, frameOffsetMs: 15 } : {}),
+    ...(settings.mode === "frames" && meta.encoder.family === "frame"
+      ? { frameChunkFrames: settings.chunkFrames }
+      : {}),
   };
 }
 
@@ -156,7 +166,14 @@ export async function openEmbedSink(
       if (skipExisting) throw new UserError("Flag --skip-existing needs --out DIR with npy output");
       return Promise.resolve({ files, errors: [], skipped: 0 });
     },
-    write: (r) => text.write(format === "jsonl" ? jsonlRecord(r) + "\n" : csvRows(r)),
+    async write(r) {
+      if (!("stream" in r)) {
+        return await text.write(format === "jsonl" ? jsonlRecord(r) + "\n" : csvRows(r));
+      }
+      for await (const piece of format === "jsonl" ? jsonlStreamRecord(r) : csvStreamRows(r)) {
+        await text.write(piece);
+      }
+    },
     close: () => text.close(),
     abort: () => text.abort(),
   };

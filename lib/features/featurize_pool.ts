@@ -1,7 +1,8 @@
 /**
  * Featurizes many files, in this thread or on a pool of workers, yielding
  * results in input order (so JSON Lines output is deterministic whatever
- * the parallelism); and writes one file's features as `.npy`.
+ * the parallelism); the one per-file job every audio pool runs
+ * ({@link loadFile}); and writes one file's features as `.npy`.
  *
  * @module
  */
@@ -9,32 +10,77 @@ import { InputError, UserError } from "../errors.ts";
 import { loadAudio } from "../audio/load.ts";
 import { writeNpy } from "../io/npy.ts";
 import { DEFAULT_MEL, type Features, logMel, type MelConfig } from "./mel.ts";
+import { orderedMap, WorkerPool } from "./worker_pool.ts";
 
 /** One file's outcome: features, or the InputError that stopped it. */
 export type FeaturizeResult =
   | { index: number; ok: true; sourceRate: number; channels: number; features: Features }
   | { index: number; ok: false; error: InputError };
 
-type WorkerReply =
-  & { id: number }
-  & (
-    | { sourceRate: number; channels: number; data: Float32Array; nMels: number; frames: number }
-    | { error: { path: string; reason: string } }
-    | { internal: string }
-  );
+/** One file for an audio pool: decode it, and compute its log-mel unless only samples are wanted. */
+export interface AudioJob {
+  path: string;
+  /** "samples": the 16 kHz samples; "features": their log-mel. */
+  output: "samples" | "features";
+  mel?: MelConfig;
+  /** Centre crop to at most this many seconds before the log-mel (the embed protocol). */
+  maxSeconds?: number | null;
+  /** A file without samples is an error (rather than empty output). */
+  requireAudio?: boolean;
+}
 
-async function featurizeHere(
-  path: string,
-  index: number,
-  mel: MelConfig,
-): Promise<FeaturizeResult> {
+/** What {@link loadFile} gives back: `seconds` is the whole file's length at 16 kHz. */
+export type AudioReply =
+  | { sourceRate: number; channels: number; seconds: number; samples: Float32Array }
+  | { sourceRate: number; channels: number; seconds: number; features: Features }
+  | { error: { path: string; reason: string } };
+
+/**
+ * Does `job` in this thread (workers call the same function). An unreadable
+ * file is an `{ error }` reply; anything else that goes wrong is thrown.
+ *
+ * @example
+ * ```ts
+ * const r = await loadFile({ path: "a.wav", output: "features" });
+ * if ("features" in r) console.log(r.features.frames);
+ * ```
+ */
+export async function loadFile(job: AudioJob): Promise<AudioReply> {
+  const mel = job.mel ?? DEFAULT_MEL;
   try {
-    const { samples, sourceRate, channels } = await loadAudio(path);
-    return { index, ok: true, sourceRate, channels, features: logMel(samples, mel) };
+    const { sourceRate, channels, samples: all } = await loadAudio(job.path);
+    let samples = all;
+    const seconds = samples.length / mel.sampleRate;
+    if (job.requireAudio && samples.length === 0) {
+      throw new InputError(job.path, "the file holds no audio samples");
+    }
+    if (job.output === "samples") return { sourceRate, channels, seconds, samples };
+    if (job.maxSeconds !== undefined && job.maxSeconds !== null) {
+      const keep = Math.floor(job.maxSeconds * mel.sampleRate);
+      // The reference's centre crop: start = (N - max) // 2, no padding.
+      if (samples.length > keep) {
+        const start = Math.floor((samples.length - keep) / 2);
+        samples = samples.subarray(start, start + keep);
+      }
+    }
+    return { sourceRate, channels, seconds, features: logMel(samples, mel) };
   } catch (err) {
-    if (err instanceof InputError) return { index, ok: false, error: err };
+    if (err instanceof InputError) return { error: { path: err.path, reason: err.reason } };
     throw err;
   }
+}
+
+/** A pool of `jobs` audio workers (lib/features/featurize_worker.ts). */
+export function audioPool(jobs: number): WorkerPool<AudioJob, AudioReply> {
+  return new WorkerPool(new URL("./featurize_worker.ts", import.meta.url), jobs);
+}
+
+function toResult(index: number, r: AudioReply): FeaturizeResult {
+  if ("error" in r) {
+    return { index, ok: false, error: new InputError(r.error.path, r.error.reason) };
+  }
+  if (!("features" in r)) throw new Error("featurize: a worker returned samples");
+  return { index, ok: true, sourceRate: r.sourceRate, channels: r.channels, features: r.features };
 }
 
 /**
@@ -56,66 +102,17 @@ export async function* featurizeFiles(
 ): AsyncGenerator<FeaturizeResult> {
   const mel = opts.mel ?? DEFAULT_MEL;
   const jobs = Math.max(1, Math.min(opts.jobs ?? 1, paths.length));
+  const job = (path: string): AudioJob => ({ path, output: "features", mel });
   if (jobs === 1) {
-    for (const [i, p] of paths.entries()) yield await featurizeHere(p, i, mel);
+    for (const [i, p] of paths.entries()) yield toResult(i, await loadFile(job(p)));
     return;
   }
-  const workers = Array.from(
-    { length: jobs },
-    () => new Worker(new URL("./featurize_worker.ts", import.meta.url), { type: "module" }),
-  );
-  const results: Promise<FeaturizeResult>[] = [];
-  const settle = new Map<number, (r: FeaturizeResult) => void>();
-  const failures: unknown[] = [];
-  const idle = [...workers];
-  let next = 0, cursor = 0;
-  // Keep every worker busy, but never run far ahead of what has been yielded.
-  const pump = () => {
-    while (idle.length && next < paths.length && next < cursor + 4 * jobs) {
-      const id = next++;
-      results[id] = new Promise((resolve) => settle.set(id, resolve));
-      idle.pop()!.postMessage({ id, path: paths[id], mel });
-    }
-  };
-  const finish = (worker: Worker, r: FeaturizeResult) => {
-    settle.get(r.index)?.(r);
-    settle.delete(r.index);
-    idle.push(worker);
-    pump();
-  };
-  for (const w of workers) {
-    w.onmessage = (e: MessageEvent<WorkerReply>) => {
-      const msg = e.data, index = msg.id;
-      if ("internal" in msg) {
-        failures.push(new Error(`Worker failed on '${paths[index]}': ${msg.internal}`));
-        finish(w, { index, ok: false, error: new InputError(paths[index]!, "internal error") });
-      } else if ("error" in msg) {
-        finish(w, { index, ok: false, error: new InputError(msg.error.path, msg.error.reason) });
-      } else {
-        const { sourceRate, channels, data, nMels, frames } = msg;
-        finish(w, { index, ok: true, sourceRate, channels, features: { data, nMels, frames } });
-      }
-    };
-    w.onerror = (e) => {
-      e.preventDefault();
-      failures.push(new Error(`Featurize worker crashed: ${e.message}`));
-      for (const [index, resolve] of settle) {
-        resolve({ index, ok: false, error: new InputError(paths[index]!, "internal error") });
-      }
-      settle.clear();
-    };
-  }
+  const pool = audioPool(jobs);
   try {
-    pump();
-    for (; cursor < paths.length; cursor++) {
-      const r = await results[cursor]!;
-      delete results[cursor];
-      if (failures.length) throw failures[0];
-      pump();
-      yield r;
-    }
+    let i = 0;
+    for await (const r of orderedMap(pool, paths.map(job))) yield toResult(i++, r);
   } finally {
-    for (const w of workers) w.terminate();
+    pool.close();
   }
 }
 

@@ -1,30 +1,23 @@
 /**
- * Worker entry of {@link ../features/featurize_pool.ts}: path in, features
- * (or the reason the file failed) out. The features buffer is transferred,
- * not copied.
+ * Worker entry of the audio pools (lib/features/worker_pool.ts): a path in,
+ * its 16 kHz samples or its log-mel features out (or the reason the file
+ * failed). Buffers are transferred, not copied. The work is
+ * {@link loadFile}, the same function the single-threaded paths call, so
+ * both give the same bits.
  *
  * @module
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { InputError } from "../errors.ts";
-import { loadAudio } from "../audio/load.ts";
-import { logMel, type MelConfig } from "./mel.ts";
+import { serveJobs } from "./worker_pool.ts";
+import { type AudioJob, type AudioReply, loadFile } from "./featurize_pool.ts";
 
-self.onmessage = async (e: MessageEvent<{ id: number; path: string; mel: MelConfig }>) => {
-  const { id, path, mel } = e.data;
-  try {
-    const { samples, sourceRate, channels } = await loadAudio(path);
-    const { data, nMels, frames } = logMel(samples, mel);
-    self.postMessage({ id, sourceRate, channels, data, nMels, frames }, [
-      data.buffer as ArrayBuffer,
-    ]);
-  } catch (err) {
-    if (err instanceof InputError) {
-      self.postMessage({ id, error: { path: err.path, reason: err.reason } });
-    } else {self.postMessage({
-        id,
-        internal: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      });}
-  }
-};
+serveJobs<AudioJob, AudioReply>(async (job) => {
+  const reply = await loadFile(job);
+  const data = "features" in reply
+    ? reply.features.data
+    : "samples" in reply
+    ? reply.samples
+    : undefined;
+  return { result: reply, transfer: data ? [data.buffer as ArrayBuffer] : [] };
+});

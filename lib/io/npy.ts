@@ -18,27 +18,40 @@ const DESCR: Record<string, string> = {
   Int32Array: "<i4",
 };
 
+/**
+ * The `.npy` header (magic, version, length, dict) of an array of `shape`
+ * holding `kind` values, for writers that stream the data after it.
+ *
+ * @example
+ * ```ts
+ * const head = npyHeader([90000, 384], "Float32Array"); // then 90000 * 384 float32 values
+ * ```
+ */
+export function npyHeader(shape: number[], kind: string): Uint8Array {
+  const descr = DESCR[kind];
+  if (!descr) throw new Error(`Cannot write .npy of ${kind}`);
+  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;
+  // Header length (incl. magic, version, length field and newline) is padded to 64 bytes.
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  header += " ".repeat(pad % 64) + "\n";
+  const out = new Uint8Array(10 + header.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  return out;
+}
+
 /** Serialises an array to `.npy` bytes. */
 export function encodeNpy(arr: NpyArray): Uint8Array {
-  const descr = DESCR[arr.data.constructor.name];
-  if (!descr) throw new Error(`Cannot write .npy of ${arr.data.constructor.name}`);
   const count = arr.shape.reduce((a, b) => a * b, 1);
   if (count !== arr.data.length) {
     throw new Error(`Shape [${arr.shape}] does not match ${arr.data.length} values`);
   }
-  const shape = arr.shape.length === 1 ? `(${arr.shape[0]},)` : `(${arr.shape.join(", ")})`;
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-  // Header length (incl. magic, version, length field and newline) is padded to 64 bytes.
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  header += " ".repeat(pad % 64) + "\n";
-  const out = new Uint8Array(10 + header.length + arr.data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(
-    new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength),
-    10 + header.length,
-  );
+  const head = npyHeader(arr.shape, arr.data.constructor.name);
+  const out = new Uint8Array(head.length + arr.data.byteLength);
+  out.set(head);
+  out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), head.length);
   return out;
 }
 

@@ -12,7 +12,7 @@
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { DEFAULT_MEL, type MelConfig } from "../features/mel.ts";
-import { type EncoderConfig, validateConfig } from "./config.ts";
+import { type EncoderConfig, parseConfig } from "./config.ts";
 import type { Encoder, EncoderOptions } from "./encoder.ts";
 import { type HostTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { buildEncoder, encoderTensors, inferConfig } from "./weights.ts";
@@ -30,7 +30,10 @@ export interface ModelMeta {
   trainCropSeconds: number;
   /** sha256 of the checkpoint file, hex. */
   sha256: string;
-  /** How it was read: "atst" (ours), "lightning" or "plain" (the authors' torch files). */
+  /**
+   * How it was read: "atst" (ours), or the authors' torch files: "lightning"
+   * (pre-training), "finetuned", "finetuned-c2f", "plain" or "state_dict".
+   */
   source: string;
   /** Other string metadata found in the file. */
   extra: Record<string, string>;
@@ -72,9 +75,13 @@ export function encoderMetadata(
 }
 
 /**
- * Loads an encoder from our .safetensors, or from the authors' Lightning
- * `.ckpt` / plain torch files (teacher encoder). Any problem is a UserError
- * (exit 2) naming the file and what is wrong.
+ * Loads an encoder of either family from our .safetensors, or from the
+ * authors' torch files: Lightning pre-training `.ckpt` (teacher encoder),
+ * fine-tuned `.ckpt` (`encoder.encoder.*`, ATST-C2F's
+ * `encoder.encoder.frame_encoder.*`) or the plain form; the family and size
+ * come from the keys and shapes (ATST-FRAME-SPEC.md §3). Any problem is a
+ * UserError (exit 2) naming the file and what is wrong, e.g. the missing or
+ * misshapen tensor.
  */
 export async function loadEncoder(
   path: string,
@@ -128,8 +135,7 @@ export async function loadEncoder(
     extra = rest;
     if (encJson !== undefined) {
       try {
-        cfg = JSON.parse(encJson) as EncoderConfig;
-        validateConfig(cfg);
+        cfg = parseConfig(encJson);
       } catch (err) {
         return fail(`has a bad encoder config in its metadata: ${(err as Error).message}`);
       }

@@ -6,8 +6,20 @@
  * @module
  */
 
+/**
+ * The model family: ATST-Clip (a [CLS] token, final norm `norm`) or
+ * ATST-Frame (no [CLS], positions from row 1, final norm `norm_frame`;
+ * ATST-FRAME-SPEC.md §2).
+ */
+export type EncoderFamily = "clip" | "frame";
+
+/** The families {@link encoderConfig} knows. */
+export const ENCODER_FAMILIES: readonly EncoderFamily[] = ["clip", "frame"];
+
 /** Everything that fixes the encoder's shape (REFERENCE.md §2). */
 export interface EncoderConfig {
+  /** Model family; checkpoints written before families existed are "clip". */
+  family: EncoderFamily;
   /** "tiny" | "small" | "base", or "custom" for imported shapes that match none. */
   size: string;
   /** Token width D. */
@@ -61,6 +73,7 @@ export function encoderConfig(
   const s = SIZES[size];
   if (!s) throw new Error(`Unknown encoder size '${size}' (expected tiny, small or base)`);
   const cfg: EncoderConfig = {
+    family: "clip",
     size,
     dim: s.dim,
     depth: s.depth,
@@ -85,8 +98,26 @@ export function sizeName(cfg: Pick<EncoderConfig, "dim" | "depth" | "heads">): s
   return "custom";
 }
 
+/**
+ * A config read from a checkpoint's JSON: one without a family (written
+ * before families existed) is ATST-Clip. Throws like {@link validateConfig}.
+ *
+ * @example
+ * ```ts
+ * parseConfig('{"size":"tiny",...}').family; // "clip"
+ * ```
+ */
+export function parseConfig(json: string): EncoderConfig {
+  const cfg = { family: "clip", ...JSON.parse(json) } as EncoderConfig;
+  validateConfig(cfg);
+  return cfg;
+}
+
 /** Throws an Error naming the first inconsistent field of `cfg`. */
 export function validateConfig(cfg: EncoderConfig): void {
+  if (!ENCODER_FAMILIES.includes(cfg.family)) {
+    throw new Error(`Encoder config: family must be clip or frame, got ${cfg.family}`);
+  }
   const ints = ["dim", "depth", "heads", "nMels", "patchFrames", "maxPatches"] as const;
   for (const k of ints) {
     if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) {

@@ -1,5 +1,8 @@
 /**
- * The ATST encoder (the reference's "AST" module, REFERENCE.md §2) on TensorFlow.js.
+ * The ATST encoder on TensorFlow.js, both families: ATST-Clip (the
+ * reference's "AST" module, REFERENCE.md §2) and ATST-Frame ("FrameAST",
+ * ATST-FRAME-SPEC.md §2), which differ only before the blocks (_family.ts)
+ * and in the name of the final norm.
  *
  * Read bottom-up: Linear, LayerNorm, Attention, MLP, Block, and the
  * Encoder that composes them; their math (linear, layerNorm, attention,
@@ -19,6 +22,7 @@ import { gelu } from "../ops/gelu.ts";
 import { layerNorm } from "../ops/layer_norm.ts";
 import { attention } from "../ops/attention.ts";
 import { type EncoderConfig, validateConfig } from "./config.ts";
+import { blockInput, keyMask, leadTokens } from "./_family.ts";
 
 /** A named parameter store shared by the parts of one encoder. */
 class Store {
@@ -167,7 +171,9 @@ export const REFERENCE_NAMES = {
   posEmbed: "pos_embed",
   maskEmbed: "mask_embed",
   blocks: "blocks",
+  /** The final norm of ATST-Clip; ATST-Frame calls it {@link REFERENCE_NAMES.normFrame}. */
   norm: "norm",
+  normFrame: "norm_frame",
 } as const;
 
 /**
@@ -193,37 +199,59 @@ export interface EncoderOptions {
   randomInit?: boolean;
 }
 
+/** Options of {@link Encoder.forward}. */
+export interface ForwardOptions {
+  /** Training mode: drop path active (with `seed`), block inputs kept for the tape. */
+  training?: boolean;
+  seed?: number;
+  /** `x` is one rank's rows of a larger batch (drop-path draws follow the row). */
+  shard?: BatchShard;
+  /** ATST-Frame pre-training: [B, N] with 1 where a token becomes `mask_embed`. */
+  mask?: tf.Tensor2D;
+}
+
 /**
- * The ATST encoder: 64x4 patches -> Linear -> [CLS] + positions -> blocks
- * -> final LayerNorm. Input [B, 64, T] log-mel, `lengths` in frames.
+ * The ATST encoder: 64x4 patches -> Linear -> ([CLS] +) positions ->
+ * blocks -> final LayerNorm. Input [B, 64, T] log-mel, `lengths` in frames.
+ * Outputs have `lead + N` tokens: the [CLS] first for ATST-Clip (lead 1),
+ * only the N patch tokens for ATST-Frame (lead 0).
  *
  * @example
  * ```ts
  * const enc = new Encoder(encoderConfig("tiny"), { seed: 1 });
  * const y = enc.forward(tf.zeros([2, 64, 400]), [400, 250]); // [2, 101, 192]
+ * const f = new Encoder(encoderConfig("tiny", { family: "frame" }), { seed: 1 });
+ * const z = f.forward(tf.zeros([2, 64, 400]), [400, 250]); // [2, 100, 192]
  * ```
  */
 export class Encoder {
   readonly cfg: EncoderConfig;
   readonly patchEmbed: Linear;
-  readonly clsToken: tf.Variable;
+  /** ATST-Clip only (null for ATST-Frame). */
+  readonly clsToken: tf.Variable | null;
   readonly posEmbed: tf.Variable;
-  /** Unused by ATST-Clip; kept so checkpoints round-trip. */
+  /** ATST-Frame's masked-token input; unused by ATST-Clip, kept so checkpoints round-trip. */
   readonly maskEmbed: tf.Variable;
   readonly blocks: Block[];
+  /** The final norm (`norm` of ATST-Clip, `norm_frame` of ATST-Frame). */
   readonly norm: LayerNorm;
+  /** Tokens in front of the patch tokens: 1 ([CLS]) for ATST-Clip, 0 for ATST-Frame. */
+  readonly lead: number;
   #store: Store;
 
   constructor(cfg: EncoderConfig, opts: EncoderOptions = {}) {
-    validateConfig(cfg);
-    this.cfg = { ...cfg };
+    // Configs parsed from JSON written before families existed are ATST-Clip.
+    this.cfg = { ...cfg, family: cfg.family ?? "clip" };
+    validateConfig(this.cfg);
+    const clip = this.cfg.family === "clip";
+    this.lead = leadTokens(this.cfg.family);
     const name = opts.name ?? `encoder${instances++}`;
     const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
     const s = this.#store = new Store(name, seed, opts.trainable ?? true, opts.randomInit ?? true);
     const { dim: D, depth, nMels, patchFrames } = cfg;
     const R = REFERENCE_NAMES;
     this.patchEmbed = new Linear(s, R.patchEmbed, nMels * patchFrames, D);
-    this.clsToken = s.add(R.clsToken, "normal", [1, 1, D]);
+    this.clsToken = clip ? s.add(R.clsToken, "normal", [1, 1, D]) : null;
     this.posEmbed = s.add(R.posEmbed, "normal", [1, cfg.maxPatches + 1, D]);
     this.maskEmbed = s.add(R.maskEmbed, "normal", [1, 1, D]);
     this.blocks = Array.from({ length: depth }, (_, i) => {
@@ -231,7 +259,7 @@ export class Encoder {
       const rate = depth > 1 ? (cfg.dropPathRate * i) / (depth - 1) : 0;
       return new Block(s, `${R.blocks}.${i}`, cfg, rate);
     });
-    this.norm = new LayerNorm(s, R.norm, D, cfg.lnEps);
+    this.norm = new LayerNorm(s, clip ? R.norm : R.normFrame, D, cfg.lnEps);
   }
 
   /** All parameters, keyed by the reference's names (Linear weights [in, out]). */
@@ -246,15 +274,8 @@ export class Encoder {
     return n;
   }
 
-  /**
-   * Tokens [B, 1+N, D] after the final norm. Differentiable. `shard` marks
-   * `x` as one rank's rows of a larger batch (drop-path draws follow the row).
-   */
-  forward(
-    x: tf.Tensor3D,
-    lengths: number[],
-    opts: { training?: boolean; seed?: number; shard?: BatchShard } = {},
-  ): tf.Tensor3D {
+  /** Tokens [B, lead+N, D] after the final norm. Differentiable. */
+  forward(x: tf.Tensor3D, lengths: number[], opts: ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => this.norm.apply(this.#run(x, lengths, opts, 0).last));
   }
 
@@ -272,7 +293,7 @@ export class Encoder {
   #run(
     x: tf.Tensor3D,
     lengths: number[],
-    opts: { training?: boolean; seed?: number; shard?: BatchShard },
+    opts: ForwardOptions,
     keep: number,
   ): { last: tf.Tensor3D; kept: tf.Tensor3D[] } {
     const [B, F, T] = x.shape;
@@ -285,17 +306,23 @@ export class Encoder {
         `Encoder input of ${T} frames has ${N} patches, more than the ${this.cfg.maxPatches} positions`,
       );
     }
-    let h = tf.tile(this.clsToken, [B, 1, 1]) as tf.Tensor3D; // [B, 1, D]
+    if (N === 0 && this.lead === 0) {
+      throw new Error(`Encoder input of ${T} frames holds no patch (ATST-Frame has no [CLS])`);
+    }
+    let tokens = tf.zeros([B, 0, D]) as tf.Tensor3D; // [B, 0, D]
     if (N > 0) {
       const cut = tf.reshape(tf.slice(x, [0, 0, 0], [B, F, N * P]), [B, F, N, P]); // [B, 64, N, 4]
       // Patch element order p1 * 4 + p2: frequency row, then frame (fastest).
       const patches = tf.reshape(tf.transpose(cut, [0, 2, 1, 3]), [B * N, F * P]); // [B*N, 256]
-      const tokens = tf.reshape(this.patchEmbed.apply(patches as tf.Tensor2D), [B, N, D]); // [B, N, D]
-      h = tf.concat([h, tokens], 1) as tf.Tensor3D; // [B, 1+N, D]
+      tokens = tf.reshape(this.patchEmbed.apply(patches as tf.Tensor2D), [B, N, D]); // [B, N, D]
     }
-    // "cut" positions: the first 1+N rows, no interpolation.
-    h = tf.add(h, tf.slice(this.posEmbed, [0, 0, 0], [1, N + 1, D])); // [B, 1+N, D]
-    const mask = keyMask(lengths, N, P);
+    const { clsToken, posEmbed, maskEmbed } = this;
+    let h = blockInput(
+      { family: this.cfg.family, clsToken, posEmbed, maskEmbed },
+      tokens,
+      opts.mask,
+    ); // [B, lead+N, D]
+    const mask = keyMask(lengths, N, P, this.lead);
     const training = opts.training === true;
     const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
     const kept: tf.Tensor3D[] = [];
@@ -312,27 +339,4 @@ export class Encoder {
     }
     return { last: h, kept };
   }
-}
-
-/**
- * Additive attention mask [B, 1, 1, 1+N]: 0 for the CLS and the first
- * floor(L/4) patches, -10000 (the reference's value) for padded keys; null
- * when nothing is padded.
- */
-function keyMask(lengths: number[], N: number, P: number): tf.Tensor4D | null {
-  const B = lengths.length;
-  const m = new Float32Array(B * (N + 1));
-  let any = false;
-  for (let b = 0; b < B; b++) {
-    const L = lengths[b]!;
-    if (!(Number.isInteger(L) && L >= 0)) {
-      throw new Error(`Invalid length ${L} for batch item ${b}`);
-    }
-    const valid = 1 + Math.floor(L / P);
-    for (let j = valid; j <= N; j++) {
-      m[b * (N + 1) + j] = -10000;
-      any = true;
-    }
-  }
-  return any ? tf.tensor4d(m, [B, 1, 1, N + 1]) : null;
 }

@@ -9,9 +9,14 @@
  * The pickle is parsed by `pickleparser`; here we only resolve torch's
  * names, then read just the storages the teacher encoder needs.
  *
- * Two layouts are understood (as the reference's train_freeze.py does):
- * - Lightning `.ckpt`: `state_dict` with keys `model.teacher.encoder.*`,
- *   `hyper_parameters` holding `train_len` (seconds) and `arch`.
+ * These layouts are understood (as the reference's train_freeze.py and the
+ * ATST-Frame downstream code do), for either family:
+ * - Lightning pre-training `.ckpt`: `state_dict` with keys
+ *   `model.teacher.encoder.*`, `hyper_parameters` holding `train_len` or
+ *   `anchor_len` (seconds) and `arch`.
+ * - Lightning fine-tuned `.ckpt` (ATST-SED, the authors' downstream code):
+ *   the encoder under `encoder.encoder.*`, or `encoder.encoder.frame_encoder.*`
+ *   for ATST-C2F; every other key (heads) is ignored.
  * - the older plain form: `teacher` holds a state_dict whose keys may carry
  *   `module.` and `backbone.` prefixes, `args` (an argparse Namespace)
  *   holds `anchor_len[0]` and `arch`.
@@ -27,7 +32,7 @@ import { decode, type HostTensor, type StDtype } from "./safetensors.ts";
 export interface TorchImport {
   /** Encoder tensors under the reference names (prefixes removed), float32. */
   tensors: Map<string, HostTensor>;
-  /** "lightning", "plain" or "state_dict". */
+  /** "lightning", "finetuned", "finetuned-c2f", "plain" or "state_dict". */
   source: string;
   /** Pre-training crop length, when the file records it. */
   trainCropSeconds?: number;
@@ -156,9 +161,17 @@ export function importTorchCheckpoint(bytes: Uint8Array): TorchImport {
 
 /** Encoder parameter names of the reference (REFERENCE.md §2). */
 const ENCODER_KEY = new RegExp(
-  "^(patch_embed\\.patch_embed\\.(weight|bias)|cls_token|pos_embed|mask_embed|norm\\.(weight|bias)|" +
+  "^(patch_embed\\.patch_embed\\.(weight|bias)|cls_token|pos_embed|mask_embed|" +
+    "(norm|norm_frame)\\.(weight|bias)|" +
     "blocks\\.\\d+\\.(norm1|norm2|attn\\.qkv|attn\\.proj|mlp\\.fc1|mlp\\.fc2)\\.(weight|bias))$",
 );
+
+/** Where Lightning checkpoints keep the encoder, most specific first. */
+const LIGHTNING_LAYOUTS = [
+  { prefix: "model.teacher.encoder.", source: "lightning" },
+  { prefix: "encoder.encoder.frame_encoder.", source: "finetuned-c2f" },
+  { prefix: "encoder.encoder.", source: "finetuned" },
+] as const;
 
 function findEncoder(root: Map<unknown, unknown>): {
   refs: Map<string, TensorRef>;
@@ -174,23 +187,25 @@ function findEncoder(root: Map<unknown, unknown>): {
   };
   const stateDict = root.get("state_dict");
   if (stateDict instanceof Map) {
-    const p = "model.teacher.encoder.";
-    for (const [k, v] of stateDict) {
-      if (typeof k === "string" && k.startsWith(p)) take(k.slice(p.length), v);
+    const keys = [...stateDict.keys()].filter((k): k is string => typeof k === "string");
+    const layout = LIGHTNING_LAYOUTS.find((l) => keys.some((k) => k.startsWith(l.prefix)));
+    if (!layout) {
+      const want = LIGHTNING_LAYOUTS.map((l) => `'${l.prefix}*'`).join(", ");
+      throw new Error(`its state_dict has none of the encoder prefixes ${want}`);
     }
-    if (refs.size === 0) {
-      throw new Error(
-        `its state_dict has no '${p}*' weights (not an ATST pre-training checkpoint)`,
-      );
+    for (const k of keys) {
+      if (k.startsWith(layout.prefix)) take(k.slice(layout.prefix.length), stateDict.get(k));
     }
+    if (refs.size === 0) throw new Error(`its '${layout.prefix}*' entries hold no encoder weights`);
     const hp = root.get("hyper_parameters");
     const get = (key: string) => (hp instanceof Map ? hp.get(key) : undefined);
-    const trainLen = get("train_len");
+    const len = get("train_len") ?? get("anchor_len");
+    const seconds = Array.isArray(len) ? len[0] : len;
     const arch = get("arch");
     return {
       refs,
-      source: "lightning",
-      trainCropSeconds: typeof trainLen === "number" && trainLen > 0 ? trainLen : undefined,
+      source: layout.source,
+      trainCropSeconds: typeof seconds === "number" && seconds > 0 ? seconds : undefined,
       arch: typeof arch === "string" ? arch : undefined,
     };
   }

@@ -7,9 +7,20 @@
  */
 import { tf } from "../backend/tf.ts";
 import { UserError } from "../errors.ts";
-import { type EncoderConfig, encoderConfig, sizeName, validateConfig } from "./config.ts";
-import { Encoder, type EncoderOptions, isLinearWeight } from "./encoder.ts";
+import {
+  type EncoderConfig,
+  encoderConfig,
+  type EncoderFamily,
+  sizeName,
+  validateConfig,
+} from "./config.ts";
+import { Encoder, type EncoderOptions, isLinearWeight, REFERENCE_NAMES } from "./encoder.ts";
 import type { HostTensor } from "./safetensors.ts";
+
+/** The final norm's name in a family's state_dict. */
+function finalNorm(family: EncoderFamily): string {
+  return family === "clip" ? REFERENCE_NAMES.norm : REFERENCE_NAMES.normFrame;
+}
 
 /** The tensors an encoder of `cfg` has, with their PyTorch shapes. */
 export function expectedShapes(cfg: EncoderConfig): Map<string, number[]> {
@@ -17,7 +28,7 @@ export function expectedShapes(cfg: EncoderConfig): Map<string, number[]> {
   const m = new Map<string, number[]>([
     ["patch_embed.patch_embed.weight", [D, cfg.nMels * cfg.patchFrames]],
     ["patch_embed.patch_embed.bias", [D]],
-    ["cls_token", [1, 1, D]],
+    ...(cfg.family === "frame" ? [] : [["cls_token", [1, 1, D]] as [string, number[]]]),
     ["pos_embed", [1, cfg.maxPatches + 1, D]],
     ["mask_embed", [1, 1, D]],
   ]);
@@ -35,8 +46,9 @@ export function expectedShapes(cfg: EncoderConfig): Map<string, number[]> {
     m.set(`${b}.mlp.fc2.weight`, [D, H]);
     m.set(`${b}.mlp.fc2.bias`, [D]);
   }
-  m.set("norm.weight", [D]);
-  m.set("norm.bias", [D]);
+  const norm = finalNorm(cfg.family ?? "clip");
+  m.set(`${norm}.weight`, [D]);
+  m.set(`${norm}.bias`, [D]);
   return m;
 }
 
@@ -82,7 +94,9 @@ export function buildEncoder(
     }
   }
   for (const name of tensors.keys()) {
-    if (!want.has(name)) fail(`has an unexpected tensor '${name}' for a ${cfg.size} encoder`);
+    if (!want.has(name)) {
+      fail(`has an unexpected tensor '${name}' for a ${cfg.size} ATST-${familyTitle(cfg)} encoder`);
+    }
   }
   for (const [name, t] of tensors) {
     for (let i = 0; i < t.data.length; i++) {
@@ -98,8 +112,41 @@ export function buildEncoder(
   return encoder;
 }
 
+function familyTitle(cfg: EncoderConfig): string {
+  return cfg.family === "frame" ? "Frame" : "Clip";
+}
+
 /**
- * Infers dim, depth and heads from the tensor shapes. Heads do not show in
+ * The family the keys show (ATST-FRAME-SPEC.md §3): `cls_token` and `norm`
+ * for ATST-Clip, `norm_frame` without `cls_token` for ATST-Frame. A mix of
+ * both, or neither final norm, goes to `fail` naming the tensor.
+ */
+export function inferFamily(
+  tensors: Map<string, HostTensor>,
+  fail: (why: string) => never,
+): EncoderFamily {
+  const has = (k: string) => tensors.has(k);
+  const frame = has("norm_frame.weight"), clip = has("norm.weight");
+  if (frame && clip) {
+    return fail("holds both 'norm.weight' (ATST-Clip) and 'norm_frame.weight' (ATST-Frame)");
+  }
+  if (frame) {
+    if (has("cls_token")) {
+      return fail("has tensor 'cls_token', which an ATST-Frame encoder (norm_frame) has not");
+    }
+    return "frame";
+  }
+  if (clip) {
+    if (!has("cls_token")) {
+      return fail("lacks tensor 'cls_token' of an ATST-Clip encoder (it has 'norm.weight')");
+    }
+    return "clip";
+  }
+  return fail("lacks tensor 'norm.weight' (ATST-Clip) or 'norm_frame.weight' (ATST-Frame)");
+}
+
+/**
+ * Infers the family, dim, depth and heads from the tensor names and shapes. Heads do not show in
  * any shape: a known `arch` with a matching width decides, else the
  * reference's head width of 64 (all its sizes use it).
  */
@@ -117,6 +164,7 @@ export function inferConfig(
   let depth = 0;
   while (tensors.has(`blocks.${depth}.norm1.weight`)) depth++;
   if (depth === 0) return fail("holds an encoder without blocks");
+  const family = inferFamily(tensors, fail);
   const fc1 = tensors.get("blocks.0.mlp.fc1.weight");
   const mlpRatio = fc1 ? fc1.shape[0]! / dim : 4;
   const archSizes: Record<string, number> = { small: 384, ast: 384, base: 768, tiny: 192 };
@@ -129,6 +177,7 @@ export function inferConfig(
     );}
   const cfg: EncoderConfig = {
     ...encoderConfig("tiny"),
+    family,
     size: "custom",
     dim,
     depth,

@@ -15,7 +15,12 @@ import { UserError } from "../errors.ts";
 import { decodeNpy, writeNpy } from "../io/npy.ts";
 import { Progress } from "../io/progress.ts";
 import { loadEncoder } from "../model/checkpoint.ts";
-import { embedFiles, type EmbedOptions, embedSettings } from "../embed/embed_files.ts";
+import {
+  collectFrames,
+  embedFiles,
+  type EmbedOptions,
+  embedSettings,
+} from "../embed/embed_files.ts";
 import { type EmbeddingTable, TableBuilder } from "./embeddings.ts";
 import type { LabeledItem } from "./labeled_set.ts";
 
@@ -93,9 +98,13 @@ export async function embedCached(
         if ("error" in r) {
           throw new UserError(`Cannot embed '${items[index]!.path}': ${r.error.reason}`);
         }
-        const v: CachedVector = "clip" in r
-          ? { data: r.clip }
-          : { data: r.frames.data, timesMs: r.frames.timesMs };
+        let v: CachedVector;
+        if ("clip" in r) v = { data: r.clip };
+        else {
+          // An ATST-Frame model streams its frames; the probe needs them all.
+          const f = "frames" in r ? r.frames : await collectFrames(r.stream);
+          v = { data: f.data, timesMs: f.timesMs };
+        }
         take(index, v);
         if (cacheFile !== null) await writeCached(cacheFile, v, settings.dim);
         progress.tick();

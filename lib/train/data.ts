@@ -1,184 +1,235 @@
 /**
- * Training data: every input file is decoded and resampled once, then
- * cached under `<run>/cache/` as raw little-endian float32 (`000000.f32`,
- * ...) with `index.json` naming the source of each. Later epochs, and
- * resumed runs, read crops straight from the cache without decoding.
+ * Training data: every input file is decoded and resampled once, on
+ * `jobs` worker threads (and, in a data-parallel run, on every rank: shard
+ * k on rank k % size), into the sharded cache of lib/train/cache_shards.ts.
+ * Later epochs, resumed runs and a build killed half-way read the finished
+ * shards instead of decoding again; crops are read by offset.
  *
  * @module
  */
 import { join } from "node:path";
 import { expandInputs } from "../audio/inputs.ts";
-import { loadAudio } from "../audio/load.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
+import { Progress } from "../io/progress.ts";
 import { agree, type Collective, SOLO } from "../dist/world.ts";
-import type { ClipSource } from "./views.ts";
+import { type AudioJob, audioPool, type AudioReply, loadFile } from "../features/featurize_pool.ts";
+import { orderedMap } from "../features/worker_pool.ts";
+import {
+  CACHE_VERSION,
+  type CacheIndex,
+  type CacheKey,
+  clipTable,
+  filesPerShard,
+  listHash,
+  readShardRecord,
+  shardClips,
+  type ShardClipSource,
+  shardName,
+  ShardWriter,
+  type Skipped,
+} from "./cache_shards.ts";
 
-/** One cached clip. */
-export interface CachedClip {
-  /** The input path it was decoded from. */
-  path: string;
-  /** Cache file name inside the cache folder. */
-  file: string;
-  /** Samples at 16 kHz. */
-  samples: number;
-}
-
-/** `<run>/cache/index.json`. */
-export interface CacheIndex {
-  version: 1;
-  /** The --data arguments the cache was built from. */
-  inputs: string[];
-  clips: CachedClip[];
-  /** Inputs that could not be read, with the reason. */
-  skipped: { path: string; reason: string }[];
-}
+export type { CachedClip, CacheIndex } from "./cache_shards.ts";
 
 /** A decoded data set on disk. */
 export interface TrainData {
   index: CacheIndex;
-  clips: ClipSource;
-  /** True when the cache was built by this call (false: reused). */
+  clips: ShardClipSource;
+  /** True when the cache was built (or finished) by this call (false: reused). */
   built: boolean;
+  /** Files this process decoded (0 when reused; finished shards are not decoded again). */
+  decoded: number;
+}
+
+/** Options of {@link prepareData}. */
+export interface PrepareOptions {
+  /** Where warnings go (default stderr). */
+  warn?: (msg: string) => void;
+  /** The ranks of a data-parallel run (default: this process alone). */
+  world?: Collective;
+  /** Decoding workers per process (default: the machine's cores; 1 = this thread). */
+  jobs?: number;
+  /** A progress bar with files/s and ETA on stderr (rank 0; default false). */
+  progress?: boolean;
+  /** Where `-` reads paths from (default stdin; rank 0 reads it). */
+  stdin?: ReadableStream<Uint8Array>;
+  /** Called when shard `k` is done (tests: throwing stops the build as a kill would). */
+  onShard?: (k: number) => void;
+}
+
+/** What rank 0 found: the file list, and whether the cache already holds it. */
+interface Plan {
+  key: CacheKey;
+  reuse: boolean;
+  files: string[];
+  listErrors: Skipped[];
 }
 
 /**
- * Decodes `inputs` (files, folders, @lists) into `cacheDir`, or reuses the
- * cache when it was built from the same inputs. Unreadable files are
- * skipped, each reported through `warn`; no readable file at all is an
- * error. In a data-parallel run (`opts.world`) every rank calls this: the
- * ranks decode every size-th file each, rank 0 writes the index after
- * they all have finished, and all read the same index.
+ * Decodes `inputs` (files, folders, @lists, `-`) into `cacheDir`, or reuses
+ * the cache when it was built from the same inputs and files. Unreadable
+ * files are skipped, each reported through `warn`; no readable file at all
+ * is an error. In a data-parallel run every rank calls this: rank 0 expands
+ * the inputs and sends the list, each rank decodes its shards, rank 0
+ * writes the index, and all read it.
+ *
+ * @example
+ * ```ts
+ * const data = await prepareData(["clips/"], "run/cache", { jobs: 4 });
+ * console.log(data.index.clips.length, data.clips.read(0, 0, 16000).length);
+ * ```
  */
 export async function prepareData(
   inputs: string[],
   cacheDir: string,
-  opts: { warn?: (msg: string) => void; world?: Collective } = {},
+  opts: PrepareOptions = {},
 ): Promise<TrainData> {
   const warn = opts.warn ?? ((m: string) => console.error(m));
   const world = opts.world ?? SOLO;
-  const indexPath = join(cacheDir, "index.json");
-  // Rank 0 decides, so that no rank sees an index another is writing.
-  const reuse = Float64Array.of(0);
-  await agree(world, async () => {
-    if (world.rank !== 0 || !(await exists(indexPath))) return;
-    const index = JSON.parse(await Deno.readTextFile(indexPath)) as CacheIndex;
-    if (JSON.stringify(index.inputs) === JSON.stringify(inputs)) reuse[0] = 1;
-    else warn(`atst: cache in '${cacheDir}' was built from other inputs; rebuilding it`);
-  });
-  world.allreduce(reuse, "max");
-  if (!reuse[0]) {
-    const part = await agree(world, () => decodeShare(inputs, cacheDir, world));
-    world.barrier();
+  const plan = await fromLead(world, () => planBuild(inputs, cacheDir, warn, opts.stdin));
+  let decoded = 0;
+  if (!plan.reuse) {
+    decoded = await agree(world, () => decodeShards(plan.files, cacheDir, world, opts));
     await agree(world, async () => {
-      if (world.rank === 0) await writeIndex(inputs, cacheDir, world.size, part, warn);
+      if (world.rank === 0) await writeIndex(plan, cacheDir, warn);
     });
   }
-  const index = JSON.parse(await Deno.readTextFile(indexPath)) as CacheIndex;
-  return { index, clips: diskClips(cacheDir, index.clips), built: !reuse[0] };
+  const index = JSON.parse(await Deno.readTextFile(join(cacheDir, "index.json"))) as CacheIndex;
+  return { index, clips: shardClips(clipTable(cacheDir, index)), built: !plan.reuse, decoded };
 }
 
-/** What one rank decoded: per input file it owned, its samples or why it was skipped. */
-interface Part {
-  files: string[];
-  listErrors: { path: string; reason: string }[];
-  decoded: { input: number; samples?: number; reason?: string }[];
+/** Runs `fn` on rank 0 and gives its JSON value to every rank. */
+async function fromLead<T>(world: Collective, fn: () => Promise<T>): Promise<T> {
+  const value = await agree(world, async () => world.rank === 0 ? await fn() : undefined);
+  if (world.size === 1) return value as T;
+  const mine = world.rank === 0
+    ? new TextEncoder().encode(JSON.stringify(value))
+    : new Uint8Array(0);
+  const length = Float64Array.of(mine.length);
+  world.allreduce(length, "max");
+  const buf = world.rank === 0 ? mine : new Uint8Array(length[0]!);
+  world.broadcast(buf, 0);
+  return JSON.parse(new TextDecoder().decode(buf)) as T;
 }
 
-const partName = (input: number) => `part-${String(input).padStart(6, "0")}.f32`;
+const sameKey = (a: CacheKey, b: CacheKey) =>
+  a.version === b.version && a.listHash === b.listHash &&
+  JSON.stringify(a.inputs) === JSON.stringify(b.inputs);
 
-/** Decodes the files of this rank's share (input i on rank i % size) into part files. */
-async function decodeShare(inputs: string[], cacheDir: string, world: Collective): Promise<Part> {
-  const { files, errors } = await expandInputs(inputs);
-  const part: Part = {
-    files: files.map((f) => f.path),
-    listErrors: errors.map((e) => ({ path: e.path, reason: e.reason })),
-    decoded: [],
+/** Rank 0: expands the inputs, then reuses, resumes or clears the cache. */
+async function planBuild(
+  inputs: string[],
+  cacheDir: string,
+  warn: (msg: string) => void,
+  stdin?: ReadableStream<Uint8Array>,
+): Promise<Plan> {
+  const { files, errors } = await expandInputs(inputs, { stdin });
+  const paths = files.map((f) => f.path);
+  const key: CacheKey = { version: CACHE_VERSION, inputs, listHash: await listHash(paths) };
+  const listErrors = errors.map((e) => ({ path: e.path, reason: e.reason }));
+  await Deno.mkdir(cacheDir, { recursive: true });
+  const read = async (name: string) => {
+    const path = join(cacheDir, name);
+    return (await exists(path)) ? JSON.parse(await Deno.readTextFile(path)) as CacheKey : null;
   };
-  for (let i = world.rank; i < files.length; i += world.size) {
-    try {
-      const { samples } = await loadAudio(files[i]!.path);
-      if (samples.length === 0) throw new Error("no samples");
-      await writeFileAtomic(join(cacheDir, partName(i)), f32Bytes(samples));
-      part.decoded.push({ input: i, samples: samples.length });
-    } catch (err) {
-      const reason = (err as { reason?: string }).reason ?? (err as Error).message;
-      part.decoded.push({ input: i, reason });
+  const index = await read("index.json");
+  if (index && sameKey(index, key)) return { key, reuse: true, files: [], listErrors };
+  const build = index ? null : await read("build.json");
+  if (build && sameKey(build, key)) return { key, reuse: false, files: paths, listErrors };
+  if (index || build) {
+    warn(`atst: cache in '${cacheDir}' was built from other inputs; rebuilding it`);
+  }
+  for (const e of [...Deno.readDirSync(cacheDir)]) {
+    await Deno.remove(join(cacheDir, e.name), { recursive: true });
+  }
+  await writeFileAtomic(join(cacheDir, "build.json"), JSON.stringify(key));
+  return { key, reuse: false, files: paths, listErrors };
+}
+
+/** Decodes this rank's unfinished shards, in order; returns the number of files decoded. */
+async function decodeShards(
+  files: string[],
+  cacheDir: string,
+  world: Collective,
+  opts: PrepareOptions,
+): Promise<number> {
+  const per = filesPerShard(files.length);
+  const inputs: number[] = [];
+  for (let k = world.rank; k * per < files.length; k += world.size) {
+    if (await readShardRecord(cacheDir, k)) continue;
+    for (let i = k * per; i < Math.min(files.length, (k + 1) * per); i++) inputs.push(i);
+  }
+  const progress = new Progress({
+    label: "cache: files",
+    total: inputs.length,
+    enabled: world.rank === 0 && opts.progress === true,
+    logEverySeconds: 10,
+  });
+  let writer: ShardWriter | null = null, i = 0;
+  try {
+    for await (const r of decodeInOrder(inputs.map((n) => files[n]!), opts.jobs)) {
+      const input = inputs[i++]!, k = Math.floor(input / per);
+      writer ??= new ShardWriter(cacheDir, k, k * per, Math.min(files.length, (k + 1) * per));
+      if ("samples" in r) await writer.append(input, r.samples);
+      else if ("error" in r) writer.skip(input, r.error.reason);
+      if (input === writer.record.end - 1) {
+        await writer.finish();
+        writer = null;
+        opts.onShard?.(k);
+      }
+      progress.tick();
     }
+  } finally {
+    writer?.abandon();
   }
-  if (world.rank > 0) {
-    await writeFileAtomic(join(cacheDir, `part-rank${world.rank}.json`), JSON.stringify(part));
+  progress.done();
+  return inputs.length;
+}
+
+/** Decodes `paths` to 16 kHz samples in order: here (jobs 1) or on a pool of workers. */
+async function* decodeInOrder(paths: string[], jobs?: number): AsyncGenerator<AudioReply> {
+  const job = (path: string): AudioJob => ({ path, output: "samples", requireAudio: true });
+  const n = Math.min(jobs ?? navigator.hardwareConcurrency, paths.length);
+  if (n <= 1) {
+    for (const p of paths) yield await loadFile(job(p));
+    return;
   }
-  return part;
+  const pool = audioPool(n);
+  try {
+    yield* orderedMap(pool, paths.map(job));
+  } finally {
+    pool.close();
+  }
 }
 
 /**
- * Rank 0: merges every rank's part in input order, names the cache files
- * 000000.f32, ... in that order and writes index.json.
+ * Rank 0, once every shard is done: folds the shard records, in input
+ * order, into index.json and removes them.
  */
-async function writeIndex(
-  inputs: string[],
-  cacheDir: string,
-  size: number,
-  own: Part,
-  warn: (msg: string) => void,
-): Promise<void> {
-  const parts = [own];
-  for (let r = 1; r < size; r++) {
-    const path = join(cacheDir, `part-rank${r}.json`);
-    parts.push(JSON.parse(await Deno.readTextFile(path)) as Part);
-    await Deno.remove(path);
-  }
-  const byInput = parts.flatMap((p) => p.decoded).sort((a, b) => a.input - b.input);
-  const skipped = [...own.listErrors];
+async function writeIndex(plan: Plan, cacheDir: string, warn: (msg: string) => void) {
+  const skipped = [...plan.listErrors];
   for (const e of skipped) warn(`atst: skipping '${e.path}': ${e.reason}`);
-  const clips: CachedClip[] = [];
-  for (const d of byInput) {
-    const path = own.files[d.input]!;
-    if (d.samples === undefined) {
-      warn(`atst: skipping '${path}': ${d.reason}`);
-      skipped.push({ path, reason: d.reason ?? "unreadable" });
-      continue;
+  const index: CacheIndex = { ...plan.key, shards: [], clips: [], skipped };
+  const per = filesPerShard(plan.files.length);
+  const done: string[] = [];
+  for (let k = 0; k * per < plan.files.length; k++) {
+    const rec = await readShardRecord(cacheDir, k);
+    if (!rec) throw new Error(`Cache shard ${k} is missing after the build`);
+    done.push(shardName(k, ".json"));
+    const shard = index.shards.length;
+    if (rec.clips.length) index.shards.push(shardName(k, ".f32"));
+    for (const c of rec.clips) {
+      index.clips.push({ path: plan.files[c.input]!, shard, offset: c.offset, samples: c.samples });
     }
-    const file = `${String(clips.length).padStart(6, "0")}.f32`;
-    await Deno.rename(join(cacheDir, partName(d.input)), join(cacheDir, file));
-    clips.push({ path, file, samples: d.samples });
+    for (const s of rec.skipped) {
+      const path = plan.files[s.input]!;
+      warn(`atst: skipping '${path}': ${s.reason}`);
+      skipped.push({ path, reason: s.reason });
+    }
   }
-  if (clips.length === 0) {
-    throw new Error(`No readable audio in ${inputs.map((i) => `'${i}'`).join(", ")}`);
+  if (index.clips.length === 0) {
+    throw new Error(`No readable audio in ${plan.key.inputs.map((i) => `'${i}'`).join(", ")}`);
   }
-  const index: CacheIndex = { version: 1, inputs, clips, skipped };
-  await writeFileAtomic(join(cacheDir, "index.json"), JSON.stringify(index, null, 1));
-}
-
-function f32Bytes(x: Float32Array): Uint8Array {
-  const out = new Uint8Array(x.length * 4);
-  const dv = new DataView(out.buffer);
-  for (let i = 0; i < x.length; i++) dv.setFloat32(i * 4, x[i]!, true);
-  return out;
-}
-
-/** Clips read from the cache files on demand (only the crop's bytes). */
-export function diskClips(cacheDir: string, clips: CachedClip[]): ClipSource {
-  return {
-    count: clips.length,
-    length: (c) => clips[c]!.samples,
-    read(c, offset, length) {
-      const clip = clips[c]!;
-      const out = new Float32Array(length);
-      const n = Math.max(0, Math.min(length, clip.samples - offset));
-      if (n === 0) return out;
-      const bytes = new Uint8Array(n * 4);
-      using file = Deno.openSync(join(cacheDir, clip.file), { read: true });
-      file.seekSync(offset * 4, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < bytes.length) {
-        const r = file.readSync(bytes.subarray(got));
-        if (r === null) throw new Error(`Cache file '${clip.file}' is shorter than its index says`);
-        got += r;
-      }
-      const dv = new DataView(bytes.buffer);
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
-      return out;
-    },
-  };
+  await writeFileAtomic(join(cacheDir, "index.json"), JSON.stringify(index));
+  for (const name of [...done, "build.json"]) await Deno.remove(join(cacheDir, name));
 }

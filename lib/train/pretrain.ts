@@ -4,7 +4,7 @@
  *
  * ```
  * <run>/config.json              resolved TrainConfig (written first)
- * <run>/cache/index.json, *.f32  decoded 16 kHz clips (built once)
+ * <run>/cache/index.json, shard-*.f32  decoded 16 kHz clips (cache_shards.ts)
  * <run>/log.jsonl                one JSON line per step
  * <run>/ckpt-<step>.safetensors  full training state (last K kept)
  * <run>/encoder.safetensors      teacher encoder, loadable by `atst embed`
@@ -27,15 +27,15 @@ import { tf } from "../backend/tf.ts";
 import { saveEncoder } from "../model/checkpoint.ts";
 import { enableGradients } from "../model/gradients.ts";
 import { logMel } from "../features/mel.ts";
-import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
-import { UserError } from "../errors.ts";
 import type { BatchShard } from "../model/encoder.ts";
-import { mixSeed, Rng } from "../rng.ts";
+import { mixSeed } from "../rng.ts";
 import { agree, type Collective, SOLO } from "../dist/world.ts";
-import { recipeDiff, type TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config.ts";
+import { writeOrCheckConfig } from "./run_config.ts";
 import { checkSameSettings, checkSameWeights, checkSharedDir } from "./ranks.ts";
 import { prepareData } from "./data.ts";
+import type { ShardClipSource } from "./cache_shards.ts";
 import { TeacherStudent } from "./teacher_student.ts";
 import { type Schedules, trainSchedules } from "./schedules.ts";
 import {
@@ -51,28 +51,26 @@ import {
   type ClipSource,
   cropFrames,
   cropSamples,
-  drawView,
   MixupMemory,
-  renderView,
   type ViewContext,
 } from "./views.ts";
+import { Sampler, type Share, STREAM, ViewFeed } from "./step_views.ts";
 
-/** Streams of the per-step PRNG (one seed per purpose and step). */
-const STREAM = { views: 1, dropStudent: 2, dropTeacher: 3, order: 4 } as const;
+/** A step's log line, with the seconds the step waited for its views. */
+export interface StepLine extends LogLine {
+  data_wait: number;
+}
 
-/** Clip index of sample `k` of the run: a fresh permutation every epoch. */
-class Sampler {
-  #epoch = -1;
-  #perm: Int32Array = new Int32Array(0);
-  constructor(readonly count: number, readonly seed: number) {}
-  clip(k: number): number {
-    const epoch = Math.floor(k / this.count);
-    if (epoch !== this.#epoch) {
-      this.#perm = Rng.fromState(mixSeed(this.seed, STREAM.order, epoch)).permutation(this.count);
-      this.#epoch = epoch;
-    }
-    return this.#perm[k % this.count]!;
-  }
+/** How a session prepares its views (results do not depend on these). */
+export interface SessionOptions {
+  /** Log-mel of a crop (default `logMel`; tests pass a cheaper stand-in: then no workers). */
+  featurize?: (crop: Float32Array) => Float32Array;
+  /** The ranks of a data-parallel run (default: this process alone). */
+  world?: Collective;
+  /** Steps whose views are prepared ahead in workers (default 0; needs clips from the cache). */
+  prefetch?: number;
+  /** View workers when prefetching (default: the machine's cores). */
+  jobs?: number;
 }
 
 /**
@@ -95,20 +93,20 @@ export class PretrainSession {
   readonly #sampler: Sampler;
   readonly #sched: Schedules;
   readonly #world: Collective;
+  readonly #opts: SessionOptions;
+  #feed: ViewFeed | null = null;
 
   /**
-   * `featurize` turns a crop into its log-mel [64, T] (default: `logMel`,
-   * REFERENCE.md §1); tests may pass a cheaper stand-in. `world`: the ranks
-   * of a data-parallel run (default: this process alone); `cfg.batch` must
-   * be a multiple of their number.
+   * `opts.featurize` turns a crop into its log-mel [64, T] (default:
+   * `logMel`, REFERENCE.md §1). With `opts.world`, `cfg.batch` must be a
+   * multiple of the number of ranks. With `opts.prefetch` K and clips from
+   * the sharded cache, the views of the next K steps are rendered in
+   * workers while a step trains, with the same bits as in turn.
    */
-  constructor(
-    cfg: TrainConfig,
-    clips: ClipSource,
-    opts: { featurize?: (crop: Float32Array) => Float32Array; world?: Collective } = {},
-  ) {
+  constructor(cfg: TrainConfig, clips: ClipSource, opts: SessionOptions = {}) {
     this.cfg = cfg;
     this.#world = opts.world ?? SOLO;
+    this.#opts = opts;
     if (cfg.batch % this.#world.size !== 0) {
       throw new Error(`Batch ${cfg.batch} is not a multiple of ${this.#world.size} ranks`);
     }
@@ -128,42 +126,40 @@ export class PretrainSession {
   }
 
   /** This rank's clips of every step: `count` from global sample `first` of the step. */
-  #share(): { first: number; count: number } {
+  #share(): Share {
     const count = this.cfg.batch / this.#world.size;
     return { first: this.#world.rank * count, count };
   }
 
-  /**
-   * This rank's views of step `step`: [2b, 64, T] (view 1 of its b clips,
-   * then view 2). Every view of the global batch is drawn, in the order of
-   * one process, so the mixup memories stay those of one process.
-   */
-  #views(step: number): Float32Array {
-    const { batch } = this.cfg;
-    const { first, count } = this.#share();
-    const rng = Rng.fromState(mixSeed(this.cfg.seed, STREAM.views, step));
-    const t = cropFrames(this.#ctx.cropLength);
-    const size = this.#ctx.nMels * t;
-    const out = new Float32Array(2 * count * size);
-    for (let b = 0; b < batch; b++) {
-      const clip = this.#sampler.clip(step * batch + b);
-      const v1 = drawView(this.#ctx, clip, this.memories[0], rng);
-      const v2 = drawView(this.#ctx, clip, this.memories[1], rng);
-      if (b < first || b >= first + count) continue;
-      out.set(renderView(this.#ctx, v1), (b - first) * size);
-      out.set(renderView(this.#ctx, v2), (count + b - first) * size);
-    }
-    return out;
+  /** The feed of views from this step on (made again after a restore). */
+  #viewFeed(): ViewFeed {
+    const table = "table" in this.#ctx.clips && !this.#opts.featurize
+      ? (this.#ctx.clips as ShardClipSource).table
+      : undefined;
+    this.#feed ??= new ViewFeed(
+      this.#ctx,
+      {
+        batch: this.cfg.batch,
+        seed: this.cfg.seed,
+        sampler: this.#sampler,
+        share: this.#share(),
+        start: this.step,
+      },
+      this.memories,
+      { prefetch: this.#opts.prefetch, workers: this.#opts.jobs, table },
+    );
+    return this.#feed;
   }
 
   /** Runs step number `this.step + 1` and returns its log line (global values). */
-  async trainStep(): Promise<LogLine> {
+  async trainStep(): Promise<StepLine> {
     const s = this.step;
     const t0 = performance.now();
     const { batch } = this.cfg;
     const { first, count } = this.#share();
     const t = cropFrames(this.#ctx.cropLength);
-    const x = tf.tensor3d(this.#views(s), [2 * count, this.#ctx.nMels, t]); // [2b, 64, T]
+    const { views, waited, memories } = await this.#viewFeed().take(s);
+    const x = tf.tensor3d(views, [2 * count, this.#ctx.nMels, t]); // [2b, 64, T]
     const lr = this.#sched.lr[s]!, wd = this.#sched.wd[s]!, ema = this.#sched.ema[s]!;
     // Rows of x in the global [2B] batch: drop path draws per global row.
     const rows = Array.from(
@@ -185,6 +181,8 @@ export class PretrainSession {
       });
       this.lastAllreduce = st.allreduce;
       this.step = s + 1;
+      this.memories[0].entries = memories[0];
+      this.memories[1].entries = memories[1];
       return {
         step: s + 1,
         loss: st.loss,
@@ -194,6 +192,7 @@ export class PretrainSession {
         std_student: st.stdStudent,
         std_teacher: st.stdTeacher,
         seconds: (performance.now() - t0) / 1000,
+        data_wait: waited,
       };
     } finally {
       x.dispose();
@@ -214,6 +213,8 @@ export class PretrainSession {
   /** Restores a checkpoint written by {@link save}. */
   async restore(path: string): Promise<void> {
     const { tensors, state } = await loadCheckpoint<TrainConfig>(path);
+    this.#feed?.close();
+    this.#feed = null;
     try {
       this.nets.loadState(tensors, state.optimizerStep);
     } finally {
@@ -226,6 +227,8 @@ export class PretrainSession {
 
   /** Frees all tensors. */
   dispose(): void {
+    this.#feed?.close();
+    this.#feed = null;
     this.nets.dispose();
   }
 }
@@ -235,9 +238,15 @@ export interface PretrainOptions {
   /** Progress on stderr (default true; rank 0 only). */
   progress?: boolean;
   /** Called after every step (tests, monitoring). */
-  onStep?: (line: LogLine) => void;
+  onStep?: (line: StepLine) => void;
   /** The ranks of a data-parallel run (default: this process alone). */
   world?: Collective;
+  /** Decoding and view workers per process (default: the machine's cores). */
+  jobs?: number;
+  /** Steps whose views are prepared ahead (default 2; 0: each in turn, on this thread). */
+  prefetch?: number;
+  /** Where `--data -` reads its paths (default stdin). */
+  stdin?: ReadableStream<Uint8Array>;
 }
 
 /**
@@ -251,7 +260,7 @@ export async function pretrain(
   runDir: string,
   cfg: TrainConfig,
   opts: PretrainOptions = {},
-): Promise<LogLine[]> {
+): Promise<StepLine[]> {
   const world = opts.world ?? SOLO;
   const lead = world.rank === 0;
   /** Runs `fn` on rank 0 only; a failure there stops every rank with its one line. */
@@ -264,7 +273,13 @@ export async function pretrain(
   // Config: the run directory's config.json, written first.
   await onLead(() => writeOrCheckConfig(runDir, cfg));
   // Data.
-  const data = await prepareData(cfg.data, join(runDir, "cache"), { warn: say, world });
+  const data = await prepareData(cfg.data, join(runDir, "cache"), {
+    warn: say,
+    world,
+    jobs: opts.jobs,
+    progress: opts.progress ?? true,
+    stdin: opts.stdin,
+  });
   say(
     `atst: ${data.index.clips.length} clips ${data.built ? "decoded into" : "read from"} ` +
       `${join(runDir, "cache")}${
@@ -275,7 +290,11 @@ export async function pretrain(
   );
   // Networks (gradients registered before the first backward).
   await enableGradients();
-  const session = new PretrainSession(cfg, data.clips, { world });
+  const session = new PretrainSession(cfg, data.clips, {
+    world,
+    jobs: opts.jobs,
+    prefetch: opts.prefetch ?? 2,
+  });
   try {
     // Resume: rank 0 picks the checkpoint, every rank loads it.
     const last = Float64Array.of((await onLead(() => listCheckpoints(runDir)))?.at(-1)?.step ?? 0);
@@ -287,7 +306,7 @@ export async function pretrain(
     }
     await onLead(() => truncateLog(runDir, session.step));
     // Loop.
-    const lines: LogLine[] = [];
+    const lines: StepLine[] = [];
     const progress = new Progress({
       label: "pretrain",
       total: cfg.steps - session.step,
@@ -303,7 +322,7 @@ export async function pretrain(
         1,
         `step ${line.step}/${cfg.steps} loss ${line.loss.toFixed(4)} std ${
           line.std_student.toFixed(3)
-        }`,
+        } waited ${line.data_wait.toFixed(2)}s for data`,
       );
       if (session.step % cfg.saveEvery === 0 || session.step === cfg.steps) {
         await checkSameWeights(world, session.nets.stateTensors().values(), session.step);
@@ -320,22 +339,5 @@ export async function pretrain(
     return lines;
   } finally {
     session.dispose();
-  }
-}
-
-/** Writes `runDir/config.json`, or checks a stored one asks for the same recipe. */
-async function writeOrCheckConfig(runDir: string, cfg: TrainConfig): Promise<void> {
-  const cfgPath = join(runDir, "config.json");
-  if (await exists(cfgPath)) {
-    const stored = JSON.parse(await Deno.readTextFile(cfgPath)) as TrainConfig;
-    const diff = recipeDiff(stored, cfg);
-    if (diff.length) {
-      throw new UserError(
-        `Run directory '${runDir}' holds a run with other settings (${diff.join(", ")}); ` +
-          `rerun with the same flags to resume, or use a new --run directory`,
-      );
-    }
-  } else {
-    await writeFileAtomic(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
   }
 }
