@@ -13,6 +13,7 @@ import { ENCODER_SIZES, encoderConfig, type EncoderSize } from "../lib/model/con
 import { defaultTrainConfig, type TrainConfig } from "../lib/train/config.ts";
 import { pretrain } from "../lib/train/pretrain.ts";
 import { agree, type Collective, isShared, openWorld, QuietExit } from "../lib/dist/world.ts";
+import { bindLocalDevice } from "../lib/dist/device.ts";
 import { cropFrames, cropSamples } from "../lib/train/views.ts";
 
 const DEFAULTS = defaultTrainConfig();
@@ -123,6 +124,8 @@ async function runRank(args: string[], world: Collective): Promise<number> {
     return 0;
   }
   const { runDir, cfg, backend, quiet, jobs, prefetch } = parsed;
+  // Before the backend loads: tfjs-node-gpu's CUDA reads it at start-up.
+  bindLocalDevice(world);
   await agree(world, async () => {
     await useBackend(backend, { quiet: quiet || world.rank > 0 });
     // The synchronised BatchNorm reads its sums inside the (synchronous) forward and backward.
