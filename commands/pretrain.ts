@@ -9,8 +9,14 @@ import { choice, list, num, parseFlags, str } from "../lib/cli/args.ts";
 import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
 import { BACKENDS, useBackend } from "../lib/backend/backend.ts";
 import { tf } from "../lib/backend/tf.ts";
-import { ENCODER_SIZES, encoderConfig, type EncoderSize } from "../lib/model/config.ts";
-import { defaultTrainConfig, type TrainConfig } from "../lib/train/config.ts";
+import {
+  ENCODER_FAMILIES,
+  ENCODER_SIZES,
+  encoderConfig,
+  type EncoderSize,
+} from "../lib/model/config.ts";
+import { defaultTrainConfig, FRAME_RECIPE, type TrainConfig } from "../lib/train/config.ts";
+import { FRAME_MASK } from "../lib/train/frame_masks.ts";
 import { pretrain } from "../lib/train/pretrain.ts";
 import { agree, type Collective, isShared, openWorld, QuietExit } from "../lib/dist/world.ts";
 import { bindLocalDevice } from "../lib/dist/device.ts";
@@ -23,6 +29,7 @@ const WARMUP_CAP = defaultTrainConfig({ steps: Number.MAX_SAFE_INTEGER }).warmup
 const [EMA_START, EMA_END] = DEFAULTS.ema;
 const CROP = DEFAULTS.cropSeconds;
 const CROP_FRAMES = cropFrames(cropSamples(CROP));
+const FRAME_FRAMES = cropFrames(cropSamples(FRAME_RECIPE.cropSeconds));
 
 const HELP = `atst pretrain: ATST teacher-student self-supervised training on unlabeled audio
 
@@ -37,14 +44,25 @@ Data and run:
                       checkpoints, encoder.safetensors. Rerunning the same
                       command continues from the last checkpoint; a rerun
                       that changes a model or recipe flag is refused.
-Model and recipe (REFERENCE.md §3):
+Model and recipe (REFERENCE.md §3; --family frame: §8.6):
+  --family F          clip: ATST-Clip, two crops per clip, loss on the CLS token;
+                      frame: ATST-Frame, one crop per clip, its plain and its
+                      augmented view, one block mask per clip shared by both
+                      (ratio ${FRAME_MASK.ratio}, spans of ${FRAME_MASK.span}, at least ${FRAME_MASK.minSpans}), loss on every
+                      masked token (default clip; one process only)
   --size S            ${ENCODER_SIZES.join("|")} encoder (default ${DEFAULTS.encoder.size})
   --steps N           optimiser steps (default ${DEFAULTS.steps})
   --batch B           clips per step; each gives two views (default ${DEFAULTS.batch})
-  --lr X              peak learning rate (default ${LR_PER_256.toExponential()} * batch / 256)
-  --warmup N          linear warm-up steps (default min(${WARMUP_CAP}, steps / 10))
-  --ema M             starting EMA momentum, rising to ${EMA_END.toFixed(1)} (default ${EMA_START})
-  --crop-seconds S    training crop length (default ${CROP.toFixed(1)}; ${CROP_FRAMES} frames)
+  --lr X              peak learning rate (default clip ${LR_PER_256.toExponential()} * batch / 256,
+                      frame ${FRAME_RECIPE.lrPer256.toExponential()} * batch / 256)
+  --warmup N          linear warm-up steps (default clip min(${WARMUP_CAP}, steps / 10),
+                      frame min(${FRAME_RECIPE.warmupCap}, steps / 10))
+  --ema M             starting EMA momentum, rising to ${
+  EMA_END.toFixed(1)
+} (default clip ${EMA_START},
+                      frame ${FRAME_RECIPE.ema})
+  --crop-seconds S    training crop length (default clip ${CROP.toFixed(1)}, ${CROP_FRAMES} frames;
+                      frame ${FRAME_RECIPE.cropSeconds.toFixed(1)}, ${FRAME_FRAMES} frames)
   --seed N            seed of weights, crops and augmentations (default ${DEFAULTS.seed})
 Checkpoints and compute:
   --save-every N      checkpoint every N steps (default ${DEFAULTS.saveEvery}; always at the end)
@@ -73,6 +91,7 @@ progress line (std of the normalised outputs): near 0 means the run collapsed.
 
 Examples:
   atst pretrain --data ~/audio --run runs/small --size small --steps 20000 --batch 64
+  atst pretrain --data ~/audio --run runs/frame --family frame --steps 20000 --batch 64
   atst pretrain --data a/ --data @more.txt --run runs/t --size tiny --steps 200 --batch 8 --crop-seconds 2
   find /audio -name '*.flac' | atst pretrain --data - --run runs/small --jobs 8
   mpirun -np 4 atst pretrain --data /shared/audio --run /shared/runs/small --batch 256
@@ -163,6 +182,7 @@ function parseRun(
   const { values, positionals, help } = parseFlags(args, {
     data: { type: "string", multiple: true },
     run: { type: "string" },
+    family: { type: "string" },
     size: { type: "string" },
     steps: { type: "string" },
     batch: { type: "string" },
@@ -187,6 +207,7 @@ function parseRun(
   if (!data.length) throw new UserError("Missing --data (audio files, folders or @lists)");
   const runDir = str(values, "run");
   if (!runDir) throw new UserError("Missing --run DIR (where checkpoints and logs go)");
+  const family = choice(values, "family", ENCODER_FAMILIES, "clip");
   const size = choice(values, "size", ENCODER_SIZES, DEFAULTS.encoder.size as EncoderSize);
   const steps = num(values, "steps", DEFAULTS.steps, { min: 1, integer: true });
   const batch = num(values, "batch", DEFAULTS.batch, { min: 2, integer: true });
@@ -194,12 +215,15 @@ function parseRun(
   const absolute = (p: string) =>
     p.startsWith("@") ? "@" + resolve(p.slice(1)) : p === "-" ? p : resolve(p);
   // The defaults for these steps and batch (the lr and warm-up follow them).
-  const defaults = defaultTrainConfig({ steps, batch });
+  const defaults = defaultTrainConfig({ steps, batch, family });
   const cfg: TrainConfig = {
     ...defaults,
-    encoder: values.depth === undefined
-      ? encoderConfig(size)
-      : encoderConfig(size, { depth: num(values, "depth", 1, { min: 1, integer: true }) }),
+    encoder: encoderConfig(size, {
+      family,
+      ...(values.depth === undefined
+        ? {}
+        : { depth: num(values, "depth", 1, { min: 1, integer: true }) }),
+    }),
     heads: {
       hidden: num(values, "head-hidden", defaults.heads.hidden, { min: 1, integer: true }),
       out: num(values, "head-dim", defaults.heads.out, { min: 1, integer: true }),

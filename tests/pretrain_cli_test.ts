@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readSafetensors } from "../lib/model/safetensors.ts";
 import { fixture, ROOT } from "./_train_golden.ts";
+import { embedWithModel } from "../lib/probe/model_embeddings.ts";
+import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
 
 const dec = new TextDecoder();
 
@@ -187,6 +189,97 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
       const r = await runCli(changed("--save-every", "3"));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /resuming .* from step 6 of 6/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pretrain --family frame: killed with SIGKILL and rerun, the same weights; its encoder embeds", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "atst_pretrain_frame_" });
+  const steps = 6;
+  try {
+    const list = await writeList(dir);
+    const whole = join(dir, "whole"), killed = join(dir, "killed");
+    const frameRun = (runDir: string) => [...smallRun(list, runDir, steps), "--family", "frame"];
+    await t.step(
+      "the uninterrupted run finishes with the frame recipe in config.json",
+      async () => {
+        const r = await runCli(frameRun(whole));
+        assert.equal(r.code, 0, r.stderr);
+        const cfg = JSON.parse(await Deno.readTextFile(join(whole, "config.json")));
+        assert.equal(cfg.encoder.family, "frame");
+        assert.deepEqual(cfg.mask, { ratio: 0.65, span: 5, minSpans: 2 });
+        assert.deepEqual(cfg.ema, [0.997, 1], "the frame family's default --ema");
+        const lines = await readLines(join(whole, "log.jsonl"));
+        assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
+        assert.ok(
+          lines.every((l) => l.std_student! > 0 && l.std_teacher! > 0),
+          "frame std monitors",
+        );
+      },
+    );
+    await t.step("a run killed between checkpoints resumes and matches bit for bit", async () => {
+      const child = cli(frameRun(killed)).spawn();
+      const log = join(killed, "log.jsonl");
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        if ((await readLines(log)).some((l) => l.step! >= 3)) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      child.kill("SIGKILL");
+      const status = await child.status;
+      await child.stdout.cancel();
+      await child.stderr.cancel();
+      assert.equal(status.signal, "SIGKILL", "killed, not finished");
+      const killedAt = (await readLines(log)).at(-1)?.step ?? 0;
+      assert.ok(killedAt >= 3 && killedAt < steps, `killed after step ${killedAt}`);
+      const r = await runCli(frameRun(killed));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming .* from step [24] of 6/);
+      const a = readSafetensors(await Deno.readFile(join(whole, "encoder.safetensors")));
+      const b = readSafetensors(await Deno.readFile(join(killed, "encoder.safetensors")));
+      assert.ok(a.tensors.has("norm_frame.weight") && !a.tensors.has("cls_token"));
+      for (const [k, v] of a.tensors) assert.deepEqual(b.tensors.get(k)?.data, v.data, k);
+    });
+    await t.step("a rerun as the clip family is refused", async () => {
+      const r = await runCli(smallRun(list, killed, steps));
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /other settings \(encoder, .*mask\)/);
+    });
+    await t.step("embed --frames and the scene embedding load the trained encoder", async () => {
+      const model = join(whole, "encoder.safetensors");
+      const wav = fixture("audio", "mono_8k.wav");
+      for (const extra of [[], ["--frames", "--blocks", "1"]]) {
+        const cmd = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            `${ROOT}main.ts`,
+            "embed",
+            "--model",
+            model,
+            wav,
+            ...extra,
+            "--quiet",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        });
+        const out = await cmd.output();
+        assert.equal(out.code, 0, dec.decode(out.stderr));
+        const recs = dec.decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
+        assert.equal(recs.length, 2, "header and one record");
+        // Scene: 12 blocks clipped to the depth of 1, times D 192; frames: D per token.
+        const width = extra.length ? recs[1].embedding[0].length : recs[1].embedding.length;
+        assert.equal(width, 192, JSON.stringify(extra));
+      }
+      // probe --model embeds with the same loader (the scene embedding).
+      const csv = join(dir, "labels.csv");
+      await Deno.writeTextFile(csv, `path,label,split\n${wav},x,train\n`);
+      const set = parseLabeledCsv(await Deno.readTextFile(csv), csv);
+      const table = await embedWithModel(model, set.items, { cache: null, quiet: true });
+      assert.equal(table.dim, 192);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

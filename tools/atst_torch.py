@@ -407,3 +407,49 @@ def train_step(student, teacher, x, lengths, state, lr, wd, ema):
         for k, t in teacher.named_parameters():
             ema_(t, s[k], ema)
     return loss.detach(), p.detach(), z
+
+
+# ---------------------------------------------------------------- ATST-Frame step
+
+
+def compute_mask_indices(T, rng, mask_prob=0.65, mask_length=5, min_masks=2):
+    """fairseq's compute_mask_indices for one sequence, mask_type "static", no_overlap False
+    (ATST-FRAME-SPEC.md section 5): bool [T] and the span starts drawn, numpy `rng`
+    (np.random.RandomState: fairseq's np.random calls)."""
+    import numpy as np
+
+    num = max(min_masks, int(mask_prob * T / float(mask_length) + rng.rand()))
+    min_len = mask_length
+    if T - min_len <= num:
+        min_len = T - num - 1
+    starts = rng.choice(T - min_len, num, replace=False)
+    idc = np.asarray([s + k for s in starts for k in range(mask_length)])
+    mask = np.zeros(T, dtype=bool)
+    mask[np.unique(idc[idc < T])] = True
+    return mask, starts
+
+
+def frame_forward(student, teacher, x, lengths, mask):
+    """ATST-Frame's symmetric forward on x [2B, 64, T] (view 1 rows, then view 2) with the
+    token mask [2B, N] bool: the teacher on the plain tokens, the student with mask_embed,
+    both kept at the masked tokens only ([M, D] into the heads). Returns (loss, p, z)."""
+    with torch.no_grad():
+        z = teacher["projector"](teacher["encoder"](x, lengths)[mask])  # [M, out]
+    p = student["predictor"](student["projector"](student["encoder"](x, lengths, mask)[mask]))
+    return byol_loss(p, z), p, z
+
+
+def frame_train_step(student, teacher, x, lengths, mask, state, lr, wd, ema):
+    """One ATST-Frame step: frame_forward, backward, AdamW on the student, EMA of the teacher.
+    Returns (loss, p, z)."""
+    loss, p, z = frame_forward(student, teacher, x, lengths, mask)
+    student.zero_grad(set_to_none=True)
+    loss.backward()
+    trained = {k: v for k, v in student.named_parameters() if v.grad is not None}
+    with torch.no_grad():
+        hf_adamw_step(trained, {k: v.grad for k, v in trained.items()}, state, lr, wd,
+                      decays(trained))
+        s = dict(student.named_parameters())
+        for k, t in teacher.named_parameters():
+            ema_(t, s[k], ema)
+    return loss.detach(), p.detach(), z

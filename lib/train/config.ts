@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type EncoderConfig, encoderConfig } from "../model/config.ts";
+import { type EncoderConfig, encoderConfig, type EncoderFamily } from "../model/config.ts";
+import { FRAME_MASK, type MaskRecipe } from "./frame_masks.ts";
 
 /** Widths of the projector and predictor (4096 / 256 in the reference). */
 export interface HeadWidths {
@@ -47,23 +48,55 @@ export interface TrainConfig {
   saveEvery: number;
   /** Checkpoints kept in the run directory. */
   keep: number;
+  /**
+   * ATST-Frame runs only (`encoder.family` "frame"): the token mask.
+   * Absent from ATST-Clip configs, whose config.json is as before families.
+   */
+  mask?: MaskRecipe;
 }
 
 /**
- * The default recipe (REFERENCE.md §3) for a run of `steps` steps of `batch`
- * clips, the two values that the learning rate and the warm-up follow.
- * `data` is empty: a run must name its own.
+ * Where the ATST-Frame recipe (ATST-FRAME-SPEC.md §5, small: 4 x 256 clips,
+ * 58 500 steps) differs from ATST-Clip's; everything else is shared.
+ */
+export const FRAME_RECIPE = {
+  lrPer256: 4e-4,
+  ema: 0.997,
+  cropSeconds: 10.0, // 1001 frames, 250 tokens
+  warmupCap: 1950,
+} as const;
+
+/**
+ * The default recipe of `family` (default "clip": REFERENCE.md §3; "frame":
+ * §8.6) for a run of `steps` steps of `batch` clips, the two values that
+ * the learning rate and the warm-up follow. `data` is empty: a run must
+ * name its own.
  *
  * @example
  * ```ts
  * const cfg = { ...defaultTrainConfig({ steps: 20000, batch: 64 }), data: ["/audio"] };
  * cfg.lr; // 1.25e-4
+ * defaultTrainConfig({ batch: 64, family: "frame" }).lr; // 1e-4
  * ```
  */
-export function defaultTrainConfig(run: { steps?: number; batch?: number } = {}): TrainConfig {
+export function defaultTrainConfig(
+  run: { steps?: number; batch?: number; family?: EncoderFamily } = {},
+): TrainConfig {
+  const clip = clipDefaults(run.steps ?? 1000, run.batch ?? 64);
+  if ((run.family ?? "clip") === "clip") return clip;
+  return {
+    ...clip,
+    encoder: encoderConfig("small", { family: "frame" }),
+    lr: FRAME_RECIPE.lrPer256 * clip.batch / 256,
+    warmup: Math.min(FRAME_RECIPE.warmupCap, Math.floor(clip.steps / 10)),
+    ema: [FRAME_RECIPE.ema, 1.0],
+    cropSeconds: FRAME_RECIPE.cropSeconds,
+    mask: { ...FRAME_MASK },
+  };
+}
+
+function clipDefaults(steps: number, batch: number): TrainConfig {
   // Sized for one machine; the reference runs about 39 000 steps of batch 1536.
-  const steps = run.steps ?? 1000;
-  const batch = run.batch ?? 64;
   return {
     encoder: encoderConfig("small"),
     heads: { hidden: 4096, out: 256 },
@@ -105,7 +138,8 @@ export function recipeDiff(a: TrainConfig, b: TrainConfig): string[] {
 
 /** Keys whose flags are not the key in kebab case. */
 const FLAGS: Record<string, string> = {
-  encoder: "--size/--depth",
+  encoder: "--family/--size/--depth",
+  mask: "--family",
   heads: "--head-hidden/--head-dim",
 };
 

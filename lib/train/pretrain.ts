@@ -54,7 +54,7 @@ import {
   MixupMemory,
   type ViewContext,
 } from "./views.ts";
-import { Sampler, type Share, STREAM, ViewFeed } from "./step_views.ts";
+import { checkFrameSolo, frameFeed, Sampler, type Share, STREAM, ViewFeed } from "./step_views.ts";
 
 /** A step's log line, with the seconds the step waited for its views. */
 export interface StepLine extends LogLine {
@@ -110,6 +110,7 @@ export class PretrainSession {
     if (cfg.batch % this.#world.size !== 0) {
       throw new Error(`Batch ${cfg.batch} is not a multiple of ${this.#world.size} ranks`);
     }
+    checkFrameSolo(cfg, this.#world.size);
     this.nets = new TeacherStudent(cfg.encoder, cfg.heads, cfg.seed, { world: this.#world });
     this.memories = [
       new MixupMemory({ capacity: cfg.mixupMemory }),
@@ -144,6 +145,7 @@ export class PretrainSession {
         sampler: this.#sampler,
         share: this.#share(),
         start: this.step,
+        frame: frameFeed(this.cfg),
       },
       this.memories,
       { prefetch: this.#opts.prefetch, workers: this.#opts.jobs, table },
@@ -158,7 +160,7 @@ export class PretrainSession {
     const { batch } = this.cfg;
     const { first, count } = this.#share();
     const t = cropFrames(this.#ctx.cropLength);
-    const { views, waited, memories } = await this.#viewFeed().take(s);
+    const { views, waited, memories, masks } = await this.#viewFeed().take(s);
     const x = tf.tensor3d(views, [2 * count, this.#ctx.nMels, t]); // [2b, 64, T]
     const lr = this.#sched.lr[s]!, wd = this.#sched.wd[s]!, ema = this.#sched.ema[s]!;
     // Rows of x in the global [2B] batch: drop path draws per global row.
@@ -178,6 +180,7 @@ export class PretrainSession {
         seedTeacher: mixSeed(this.cfg.seed, STREAM.dropTeacher, s),
         step: s + 1,
         shard,
+        tokenMask: masks,
       });
       this.lastAllreduce = st.allreduce;
       this.step = s + 1;
@@ -268,6 +271,7 @@ export async function pretrain(
     agree(world, async () => lead ? await fn() : undefined);
   const say = (m: string) => lead && console.error(m);
   // Ranks: one config, one run directory.
+  await agree(world, () => Promise.resolve(checkFrameSolo(cfg, world.size)));
   checkSameSettings(world, cfg);
   await checkSharedDir(world, runDir);
   // Config: the run directory's config.json, written first.

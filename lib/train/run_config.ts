@@ -14,6 +14,8 @@ export async function writeOrCheckConfig(runDir: string, cfg: TrainConfig): Prom
   const cfgPath = join(runDir, "config.json");
   if (await exists(cfgPath)) {
     const stored = JSON.parse(await Deno.readTextFile(cfgPath)) as TrainConfig;
+    // A run made before families existed is ATST-Clip.
+    stored.encoder = { ...stored.encoder, family: stored.encoder.family ?? "clip" };
     const diff = recipeDiff(stored, cfg);
     if (diff.length) {
       throw new UserError(

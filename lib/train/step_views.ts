@@ -7,15 +7,22 @@
  * .. s + K while step s computes and gives the same bits as rendering in
  * order. The memories as they stood after each step's draws travel with
  * its views, so a checkpoint stores those of the step it was taken at.
+ * ATST-Frame runs draw one crop per clip (frame_views.ts) and one token
+ * mask per sample, seeded by (seed, step, sample) (frame_masks.ts).
  *
  * @module
  */
 import { mixSeed, Rng } from "../rng.ts";
 import { WorkerPool } from "../features/worker_pool.ts";
 import type { ClipTable } from "./cache_shards.ts";
+import { drawFrameViews } from "./frame_views.ts";
+import { blockMask, FRAME_MASK, type MaskRecipe } from "./frame_masks.ts";
+import type { TrainConfig } from "./config.ts";
+import { UserError } from "../errors.ts";
 import {
   cropFrames,
   type CropRef,
+  cropSamples,
   drawView,
   MixupMemory,
   renderView,
@@ -24,7 +31,30 @@ import {
 } from "./views.ts";
 
 /** Streams of the per-step PRNG (one seed per purpose and step). */
-export const STREAM = { views: 1, dropStudent: 2, dropTeacher: 3, order: 4 } as const;
+export const STREAM = { views: 1, dropStudent: 2, dropTeacher: 3, order: 4, masks: 5 } as const;
+
+/** ATST-Frame's mask recipe and tokens per crop for `cfg`; undefined for ATST-Clip. */
+export function frameFeed(
+  cfg: Pick<TrainConfig, "encoder" | "mask" | "cropSeconds">,
+): FrameFeed | undefined {
+  const { encoder, mask } = cfg;
+  if (encoder.family !== "frame") return undefined;
+  const tokens = Math.floor(cropFrames(cropSamples(cfg.cropSeconds)) / encoder.patchFrames);
+  return { recipe: mask ?? FRAME_MASK, tokens };
+}
+
+/**
+ * Refuses a data-parallel ATST-Frame run: its loss and monitors average
+ * over masked tokens, whose count differs by rank, so the allreduced
+ * values would not be those of one process.
+ */
+export function checkFrameSolo(cfg: Pick<TrainConfig, "encoder">, ranks: number): void {
+  if (cfg.encoder.family === "frame" && ranks > 1) {
+    throw new UserError(
+      "pretrain --family frame runs in one process only; start it without the MPI launcher",
+    );
+  }
+}
 
 /** Clip index of sample `k` of the run: a fresh permutation every epoch. */
 export class Sampler {
@@ -55,6 +85,15 @@ export interface StepViews {
   waited: number;
   /** The mixup memories after this step's draws. */
   memories: [CropRef[], CropRef[]];
+  /** ATST-Frame: the token masks of the share's clips, [b, N] (1 = masked; both views share). */
+  masks?: Uint8Array;
+}
+
+/** ATST-Frame's views and masks: one crop per clip, its two views, one mask of `tokens`. */
+export interface FrameFeed {
+  recipe: MaskRecipe;
+  /** Tokens of a crop: floor(frames / patchFrames). */
+  tokens: number;
 }
 
 /** How the views are prepared. */
@@ -77,6 +116,7 @@ export interface ViewWorkerInit {
 interface Drawn {
   draws: ViewDraw[];
   memories: [CropRef[], CropRef[]];
+  masks?: Uint8Array;
 }
 
 /**
@@ -87,7 +127,7 @@ interface Drawn {
 export class ViewFeed {
   readonly #ctx: ViewContext;
   readonly #sampler: Sampler;
-  readonly #cfg: { batch: number; seed: number };
+  readonly #cfg: { batch: number; seed: number; frame?: FrameFeed };
   readonly #share: Share;
   readonly #memories: [MixupMemory, MixupMemory];
   readonly #prefetch: number;
@@ -99,12 +139,20 @@ export class ViewFeed {
   /** `memories` are copied: the feed draws ahead on its own. */
   constructor(
     ctx: ViewContext,
-    run: { batch: number; seed: number; sampler: Sampler; share: Share; start: number },
+    run: {
+      batch: number;
+      seed: number;
+      sampler: Sampler;
+      share: Share;
+      start: number;
+      /** ATST-Frame runs: their views and masks (absent: ATST-Clip's two crops). */
+      frame?: FrameFeed;
+    },
     memories: [MixupMemory, MixupMemory],
     opts: FeedOptions = {},
   ) {
     this.#ctx = ctx;
-    this.#cfg = { batch: run.batch, seed: run.seed };
+    this.#cfg = { batch: run.batch, seed: run.seed, frame: run.frame };
     this.#sampler = run.sampler;
     this.#share = run.share;
     this.#memories = memories.map((m) => {
@@ -133,7 +181,12 @@ export class ViewFeed {
     this.#ready.delete(step);
     this.#next++;
     const views = drawn.views ? await drawn.views : renderViews(this.#ctx, drawn.draws);
-    return { views, waited: (performance.now() - t0) / 1000, memories: drawn.memories };
+    return {
+      views,
+      waited: (performance.now() - t0) / 1000,
+      memories: drawn.memories,
+      masks: drawn.masks,
+    };
   }
 
   /** Stops the workers. */
@@ -163,21 +216,33 @@ export class ViewFeed {
 
   /** Every view of the step drawn in order; the share's in output order. */
   #draw(step: number): Drawn {
-    const { batch, seed } = this.#cfg;
+    const { batch, seed, frame } = this.#cfg;
     const { first, count } = this.#share;
     const rng = Rng.fromState(mixSeed(seed, STREAM.views, step));
     const draws: ViewDraw[] = new Array(2 * count);
     for (let b = 0; b < batch; b++) {
       const clip = this.#sampler.clip(step * batch + b);
-      const v1 = drawView(this.#ctx, clip, this.#memories[0], rng);
-      const v2 = drawView(this.#ctx, clip, this.#memories[1], rng);
+      const [v1, v2] = frame ? drawFrameViews(this.#ctx, clip, this.#memories[1], rng) : [
+        drawView(this.#ctx, clip, this.#memories[0], rng),
+        drawView(this.#ctx, clip, this.#memories[1], rng),
+      ];
       if (b < first || b >= first + count) continue;
       draws[b - first] = v1;
       draws[count + b - first] = v2;
     }
+    let masks: Uint8Array | undefined;
+    if (frame) {
+      // Each mask is a function of (seed, step, sample) alone, whatever the share.
+      masks = new Uint8Array(count * frame.tokens);
+      for (let b = 0; b < count; b++) {
+        const rngMask = Rng.fromState(mixSeed(seed, STREAM.masks, step, first + b));
+        masks.set(blockMask(frame.tokens, frame.recipe, rngMask), b * frame.tokens);
+      }
+    }
     return {
       draws,
       memories: [this.#memories[0].entries.slice(), this.#memories[1].entries.slice()],
+      masks,
     };
   }
 }

@@ -19,6 +19,7 @@ import { type Collective, sharedFailure, SOLO } from "../dist/world.ts";
 import { AdamW } from "./adamw.ts";
 import type { HeadWidths } from "./config.ts";
 import { byolLoss, emaUpdate, normalizedSums, outputStd, stdFromSums } from "./loss.ts";
+import { frameLoss, maskedTokens, stepMask } from "./frame_loss.ts";
 
 /** Per-step hyper-parameters and drop-path seeds. */
 export interface StepParams {
@@ -36,6 +37,8 @@ export interface StepParams {
   step: number;
   /** This rank's rows of the step's batch (data-parallel runs only). */
   shard?: BatchShard;
+  /** ATST-Frame: the token mask of each clip, [b, N] (1 = masked), shared by its two views. */
+  tokenMask?: Uint8Array;
 }
 
 /** What one step reports. */
@@ -184,18 +187,31 @@ export class TeacherStudent {
    * BatchNorm running statistics, EMA of the teacher. A non-finite loss
    * throws a UserError naming the step before anything is updated. In a
    * data-parallel run `x` is this rank's share (`p.shard`), with view 1
-   * and view 2 of the same clips.
+   * and view 2 of the same clips. With `p.tokenMask` (ATST-Frame,
+   * ATST-FRAME-SPEC.md §5) the student sees `mask_embed` at the masked
+   * tokens, both networks keep only those ([M, D] into the heads) and the
+   * loss compares them across the views.
    */
   async step(x: Tensor3D, lengths: number[], p: StepParams): Promise<StepStats> {
     const { teacher, student } = this;
     const shard = p.shard;
+    // ATST-Frame: the student sees mask_embed at the masked tokens, the teacher the plain
+    // tokens; both keep the masked tokens only ([M, D]), so the heads' BatchNorm runs over
+    // them. ATST-Clip: the CLS token of every view ([2B, D]).
+    const frame = p.tokenMask
+      ? stepMask(
+        p.tokenMask,
+        Math.floor(x.shape[2] / student.encoder.cfg.patchFrames),
+      )
+      : null;
+    const pool = (tokens: Tensor3D) => frame ? maskedTokens(tokens, frame.index) : cls(tokens);
     const tOut = tf.tidy(() => {
       const tokens = teacher.encoder.forward(x, lengths, {
         training: true,
         seed: p.seedTeacher,
         shard,
-      }); // [2B, 1+N, D]
-      return teacher.projector.forward(cls(tokens), { training: true }); // [2B, out]
+      }); // [2B, lead+N, D]
+      return teacher.projector.forward(pool(tokens), { training: true }); // [2B or M, out]
     });
     let pred: Tensor2D | undefined;
     const { value, grads } = tf.variableGrads(() => {
@@ -203,11 +219,13 @@ export class TeacherStudent {
         training: true,
         seed: p.seedStudent,
         shard,
-      }); // [2B, 1+N, D]
-      const z = student.projector.forward(cls(tokens), { training: true }); // [2B, out]
-      pred = tf.keep(student.predictor!.forward(z, { training: true })); // [2B, out]
-      return byolLoss(pred, tOut);
+        mask: frame?.mask,
+      }); // [2B, lead+N, D]
+      const z = student.projector.forward(pool(tokens), { training: true }); // [2B or M, out]
+      pred = tf.keep(student.predictor!.forward(z, { training: true })); // [2B or M, out]
+      return frame ? frameLoss(pred, tOut) : byolLoss(pred, tOut);
     }, [...this.#studentParams.values()]);
+    if (frame) tf.dispose([frame.mask, frame.index]);
     const stats = this.#world.size > 1
       ? await this.#globalStats(value, pred!, tOut)
       : await localStats(value, pred!, tOut);

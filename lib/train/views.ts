@@ -143,9 +143,12 @@ export interface CropBox {
   w: number;
 }
 
-/** Canvas width of Random Resize Crop for a T-frame input: floor(1.5 * T). */
-export function canvasWidth(t: number): number {
-  return Math.floor(t * 1.5);
+/**
+ * Canvas width of Random Resize Crop for a T-frame input: floor(1.5 * T)
+ * (ATST-Clip), or T for ATST-Frame's virtual crop scale 1.0 in time.
+ */
+export function canvasWidth(t: number, timeScale = 1.5): number {
+  return Math.floor(t * timeScale);
 }
 
 /** Draws a crop box as BYOL-A's RandomResizeCrop (scales 0.6..1.5 in both axes). */
@@ -166,14 +169,20 @@ export function randomResizeCrop(x: Float32Array, nMels: number, rng: Rng): Floa
 }
 
 /**
- * Places `x` [nMels, T] at the centre of a zero canvas [nMels, floor(1.5 T)],
- * cuts `box` out of it and resizes that back to [nMels, T] with bicubic
- * interpolation (align_corners=True, A = -0.75, edge indices clamped), as
+ * Places `x` [nMels, T] at the centre of a zero canvas [nMels, floor(1.5 T)]
+ * (`timeScale` 1.5; 1.0: no canvas), cuts `box` out of it and resizes that
+ * back to [nMels, T] with bicubic interpolation (align_corners=True,
+ * A = -0.75, edge indices clamped), as
  * torch.nn.functional.interpolate(mode="bicubic").
  */
-export function resizeCrop(x: Float32Array, nMels: number, box: CropBox): Float32Array {
+export function resizeCrop(
+  x: Float32Array,
+  nMels: number,
+  box: CropBox,
+  timeScale = 1.5,
+): Float32Array {
   const t = x.length / nMels;
-  const cw = canvasWidth(t);
+  const cw = canvasWidth(t, timeScale);
   const x0 = Math.floor((cw - t) / 2);
   const y0 = 0; // canvas height equals nMels (virtual crop scale 1.0 in frequency)
   // The crop, read from the virtual canvas (zeros outside x).
@@ -279,7 +288,10 @@ export interface ViewDraw {
   crop: CropRef;
   alpha: number;
   partner: CropRef | null;
-  box: CropBox;
+  /** null: no Random Resize Crop (ATST-Frame's plain view). */
+  box: CropBox | null;
+  /** Canvas scale in time of the resize crop (default 1.5; ATST-Frame 1.0). */
+  timeScale?: number;
 }
 
 /**
@@ -315,7 +327,7 @@ export function renderView(ctx: ViewContext, d: ViewDraw): Float32Array {
     );
   }
   const mixed = d.partner ? logMixupExp(x, features(d.partner), d.alpha) : x;
-  return resizeCrop(mixed, ctx.nMels, d.box);
+  return d.box ? resizeCrop(mixed, ctx.nMels, d.box, d.timeScale) : mixed;
 }
 
 /**
