@@ -24,8 +24,14 @@ import {
   wavSeconds,
 } from "../lib/demo/data.ts";
 import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
+import { activityFigure, activityFigureSize } from "../lib/demo/activity.ts";
+import { intervalsOf, readEventProbe } from "../lib/demo/events_step.ts";
+import { levelCurve, mixClips, pcm16Wav, trimSilence } from "../lib/demo/mixtures.ts";
+import { decodeBytes } from "../lib/audio/decode.ts";
 import {
   type DemoReport,
+  type EventMethodResult,
+  formatEventsTable,
   formatGain,
   formatTable,
   type MethodResult,
@@ -257,7 +263,7 @@ function sampleReport(): DemoReport {
     lastStdStudent: 0.05,
   });
   return {
-    version: 2,
+    version: 3,
     command: "deno task demo --quick",
     quick: true,
     seeds: [1, 2],
@@ -281,8 +287,33 @@ function sampleReport(): DemoReport {
       result("pretrained", [1, 1, 0.5], 0),
     ],
     gain: { perSeed: [1 / 3, 7 / 12], mean: 11 / 24, std: 1 / 8, wins: 2 },
-    plots: { loss: "loss.png", pca: ["pca_pretrained.png"] },
+    events: {
+      files: 6,
+      seconds: 10,
+      label: "speech",
+      folds: 3,
+      seed: 1,
+      events: 13,
+      tsv: "events/events.tsv",
+      results: [eventResult("logmel", 64), eventResult("pretrained", 192)],
+      shown: ["audio/000.wav", "audio/001.wav"],
+    },
+    plots: { loss: "loss.png", pca: ["pca_pretrained.png"], sed: "sed.png" },
     totalSeconds: 12,
+  };
+}
+
+function eventResult(key: EventMethodResult["key"], dim: number): EventMethodResult {
+  const scores = { segmentF1: 0.9, segmentER: 0.2, eventF1: 0.5, onsetF1: 0.7, frameMAP: 0.95 };
+  const spread = { segmentF1: 0.01, segmentER: 0.02, eventF1: 0.1, onsetF1: 0.05, frameMAP: 0 };
+  return {
+    key,
+    name: key,
+    dim,
+    report: `probe/events/${key}.json`,
+    predictions: `probe/events/${key}.pred.tsv`,
+    mean: scores,
+    std: spread,
   };
 }
 
@@ -319,6 +350,148 @@ Deno.test("parseReport() accepts a well-formed report and names the first bad fi
   assert.throws(() => parseReport(JSON.stringify(missingRun)), /one run per seed/);
   const old = { ...sampleReport(), version: 1 };
   assert.throws(() => parseReport(JSON.stringify(old)), /unknown version 1/);
+  const v2 = { ...sampleReport(), version: 2 };
+  assert.throws(() => parseReport(JSON.stringify(v2)), /unknown version 2/);
+});
+
+Deno.test("parseReport() checks the event-detection step's fields", () => {
+  const noEvents: Partial<DemoReport> = sampleReport();
+  delete noEvents.events;
+  assert.throws(() => parseReport(JSON.stringify(noEvents)), /events must hold files/);
+  const noSed = sampleReport() as unknown as { plots: Record<string, unknown> };
+  delete noSed.plots.sed;
+  assert.throws(() => parseReport(JSON.stringify(noSed)), /event-detection PNG/);
+  const order = sampleReport();
+  order.events.results.reverse();
+  assert.throws(() => parseReport(JSON.stringify(order)), /logmel, pretrained in that order/);
+  const badF1 = sampleReport();
+  badF1.events.results[1]!.mean.eventF1 = 1.2;
+  assert.throws(() => parseReport(JSON.stringify(badF1)), /pretrained: eventF1 must be a mean/);
+  const noShown = sampleReport();
+  noShown.events.shown = [];
+  assert.throws(() => parseReport(JSON.stringify(noShown)), /files shown/);
+});
+
+Deno.test("formatEventsTable() prints one row per kind of frames, in % but the error rate", () => {
+  const table = formatEventsTable(sampleReport().events).split("\n");
+  assert.equal(table.length, 4);
+  assert.match(table[0]!, /\| frames +\| dim \| segment F1 +\| segment ER +\| event F1/);
+  assert.match(
+    table[2]!,
+    /^\| logmel +\| 64 +\| 90\.0 ± 1\.0 +\| 0\.20 ± 0\.02 +\| 50\.0 ± 10\.0 /,
+  );
+  assert.match(table[3]!, /^\| pretrained +\| 192 +\| .*\| 95\.0 ± 0\.0 +\|$/);
+});
+
+Deno.test("trimSilence() cuts the silent edges of a clip down to its sound", () => {
+  const x = new Float32Array(16000);
+  for (let i = 4000; i < 12000; i++) x[i] = 0.3 * Math.sin(i / 5);
+  x[100] = 1e-4; // under -40 dB of the peak: still silence
+  const t = trimSilence(x);
+  assert.equal(t.length, 8000);
+  assert.equal(t.byteOffset / 4, 4000);
+  assert.equal(trimSilence(new Float32Array(800)).length, 0);
+});
+
+Deno.test("mixClips() places seeded, non-overlapping clips in noise, inside each file", () => {
+  const clips = [0.5, 1.2, 2, 3].map((s) =>
+    Float32Array.from({ length: s * 16000 }, (_, i) => Math.sin(i / 3))
+  );
+  const opts = { files: 4, seconds: 8, seed: 3 };
+  const mixes = mixClips(clips, opts);
+  assert.deepEqual(mixClips(clips, opts), mixes, "same seed, same mixtures");
+  assert.notDeepEqual(mixClips(clips, { ...opts, seed: 4 })[0]!.events, mixes[0]!.events);
+  const lengths = new Set(clips.map((c) => c.length / 16000));
+  for (const m of mixes) {
+    assert.equal(m.samples.length, 8 * 16000);
+    assert.ok(m.events.length >= 1);
+    assert.ok(m.events[0]!.onset >= 0.5);
+    m.events.forEach((e, k) => {
+      assert.equal(e.label, "speech");
+      assert.ok(e.offset <= 8 - 0.3 + 1e-9, `offset ${e.offset}`);
+      assert.ok(
+        lengths.has(Math.round((e.offset - e.onset) * 1000) / 1000),
+        `${e.onset}-${e.offset}`,
+      );
+      if (k) assert.ok(e.onset - m.events[k - 1]!.offset >= 0.5 - 1e-3, "gap between clips");
+    });
+    // Before the first clip there is only the background, at its set level.
+    const quiet = m.samples.subarray(0, Math.floor(m.events[0]!.onset * 16000));
+    const r = Math.sqrt(quiet.reduce((a, v) => a + v * v, 0) / quiet.length);
+    assert.ok(r > 0.005 && r < 0.02, `background rms ${r}`);
+  }
+});
+
+Deno.test("pcm16Wav() writes a WAV that the audio decoder reads back", async () => {
+  const x = Float32Array.from({ length: 1600 }, (_, i) => 0.5 * Math.sin(i / 7));
+  x[3] = 2; // clipped
+  const d = await decodeBytes(pcm16Wav(x));
+  assert.equal(d.sampleRate, 16000);
+  assert.equal(d.channels.length, 1);
+  const y = d.channels[0]!;
+  assert.equal(y.length, x.length);
+  assertAtMost(Math.abs(y[3]! - 32767 / 32768), 1e-4, "clipped sample");
+  x[3] = y[3]!;
+  assertAtMost(maxAbsDiff(y, x), 1 / 32767 + 1e-6, "samples");
+});
+
+Deno.test("levelCurve() maps the background to 0 and the loudest frame to 1", () => {
+  const x = Float32Array.from({ length: 16000 }, (_, i) => (i < 8000 ? 0.01 : 0.3) * Math.sin(i));
+  const c = levelCurve(x);
+  assert.equal(c.length, 25);
+  assert.ok(c.slice(0, 12).every((v) => v < 0.05), `quiet half: ${c.slice(0, 12)}`);
+  assert.ok(c.slice(13).every((v) => v > 0.95), `loud half: ${c.slice(13)}`);
+});
+
+Deno.test("intervalsOf() reads one file's events from a DCASE TSV, skipping empty rows", () => {
+  const tsv = "filename\tonset\toffset\tevent_label\na.wav\t0.5\t1.25\tspeech\nb.wav\t\t\t\n" +
+    "a.wav\t2\t3\tspeech\n";
+  assert.deepEqual(intervalsOf(tsv, "a.wav"), [[0.5, 1.25], [2, 3]]);
+  assert.deepEqual(intervalsOf(tsv, "b.wav"), []);
+});
+
+Deno.test("activityFigure() draws each lane's intervals at their times, at its stated size", () => {
+  const red: [number, number, number] = [214, 39, 40];
+  const panel = {
+    title: "a.wav",
+    seconds: 10,
+    lanes: [
+      { name: "true", color: red, intervals: [[2, 4]] as [number, number][] },
+      { name: "level", color: [0, 0, 0] as const, curve: [0, 1, 0.5], stepS: 4 },
+    ],
+  };
+  const r = activityFigure([panel, panel], "Speech");
+  assert.deepEqual({ width: r.width, height: r.height }, activityFigureSize([2, 2]));
+  // Along the first panel's first lane: red inside 2-4 s, none before 2 s or after 4 s.
+  const rowOf = (y: number) => Array.from({ length: r.width }, (_, x) => r.get(x, y));
+  const reds = (y: number) =>
+    rowOf(y).map((c, x) => (c.join() === red.join() ? x : -1)).filter((x) => x >= 0);
+  const row = Array.from({ length: r.height }, (_, y) => y).find((y) => reds(y).length > 0)!;
+  const xs = reds(row);
+  const span = xs.at(-1)! - xs[0]! + 1;
+  const left = xs[0]! - span; // the plot starts 2 s (one span) before the interval
+  assert.ok(left > 40, `label column: ${left}`);
+  assert.ok(Math.abs((r.width - 16 - left) / span - 5) < 0.05, `10 s is five spans`);
+  assert.equal(xs.length, span, "one solid run");
+});
+
+Deno.test("readEventProbe() reads an events report's dim and metrics and rejects a clip report", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = { segmentF1: 0.9, segmentER: 0.2, eventF1: 0.5, onsetF1: 0.7, frameMAP: 0.95 };
+    const good = join(dir, "good.json");
+    const extra = { ...m, eventMacroF1: 0.4 };
+    await Deno.writeTextFile(
+      good,
+      JSON.stringify({ task: "events", embeddings: { dim: 64 }, mean: extra, std: extra }),
+    );
+    assert.deepEqual(await readEventProbe(good), { dim: 64, mean: m, std: m });
+    const clip = join(dir, "clip.json");
+    await Deno.writeTextFile(clip, JSON.stringify({ embeddings: { dim: 16 }, folds: [] }));
+    await assert.rejects(() => readEventProbe(clip), /not an events report/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("summarize() averages folds within a seed, then gives mean and std over seeds", () => {

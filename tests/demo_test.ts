@@ -10,6 +10,10 @@ import { APT_COMMAND, DEFAULT_DATA_ROOT, LANGUAGES } from "../lib/demo/data.ts";
 import { decodePng } from "../lib/demo/png.ts";
 import { parseReport } from "../lib/demo/report.ts";
 import { readLabeledSet } from "../lib/probe/labeled_set.ts";
+import { readStrongLabels } from "../lib/probe/events/strong_labels.ts";
+import { decodeBytes } from "../lib/audio/decode.ts";
+import { activityFigureSize } from "../lib/demo/activity.ts";
+import { readEventProbe } from "../lib/demo/events_step.ts";
 
 const DEMO = fileURLToPath(new URL("../tools/demo.ts", import.meta.url));
 
@@ -57,6 +61,10 @@ Deno.test("the quick demo runs every stage, writes its files and a report that p
         "probe-random",
         "probe-pretrained",
         "plots",
+        "events-mix",
+        "events-embed",
+        "events-probe",
+        "events-plot",
       ]);
       for (const s of report.stages) {
         for (const o of s.outputs) {
@@ -118,8 +126,50 @@ Deno.test("the quick demo runs every stage, writes its files and a report that p
       );
     });
 
+    await t.step(
+      "the event step wrote mixtures, their strong labels, frames and probe reports",
+      async () => {
+        const ev = report.events;
+        const set = await readStrongLabels(join(out, ev.tsv));
+        assert.deepEqual(set.classes, ["speech"]);
+        assert.ok(set.hasFold);
+        assert.equal(set.files.length, ev.files);
+        assert.equal(set.files.reduce((n, f) => n + f.events.length, 0), ev.events);
+        assert.equal(new Set(set.files.map((f) => f.fold)).size, ev.folds);
+        for (const f of set.files) {
+          const d = await decodeBytes(await Deno.readFile(f.resolved));
+          assert.equal(d.channels[0]!.length / d.sampleRate, ev.seconds, f.path);
+          assert.ok(f.events.length > 0, `${f.path} has speech`);
+        }
+        for (const key of ["logmel", "pretrained"]) {
+          const npys = await walk(join(out, "embeddings", "events", key), ".npy");
+          assert.equal(npys.filter((p) => !p.endsWith(".times.npy")).length, ev.files, key);
+        }
+        // 64 mel bins; the tiny encoder's width (one block's frames, as `embed --frames` gives).
+        assert.equal(report.pretrain.size, "tiny");
+        assert.deepEqual(ev.results.map((r) => r.dim), [64, 192]);
+        for (const r of ev.results) {
+          assert.deepEqual(await readEventProbe(join(out, r.report)), {
+            dim: r.dim,
+            mean: r.mean,
+            std: r.std,
+          });
+          // Every mixture is a test file of one fold, so every one is listed in the predictions.
+          const pred = await Deno.readTextFile(join(out, r.predictions));
+          const named = new Set(pred.trim().split("\n").slice(1).map((l) => l.split("\t")[0]));
+          assert.deepEqual([...named].sort(), set.files.map((f) => f.path).sort(), r.key);
+        }
+        const sed = decodePng(await Deno.readFile(join(out, report.plots.sed)));
+        assert.deepEqual(
+          { width: sed.width, height: sed.height },
+          activityFigureSize(ev.shown.map(() => 4)),
+        );
+        assert.equal(ev.shown.length, 2);
+      },
+    );
+
     await t.step("the plots are PNG images", async () => {
-      for (const p of [report.plots.loss, ...report.plots.pca]) {
+      for (const p of [report.plots.loss, ...report.plots.pca, report.plots.sed]) {
         const png = decodePng(await Deno.readFile(join(out, p)));
         assert.ok(png.width >= 320 && png.height >= 240, `${p}: ${png.width}x${png.height}`);
       }
@@ -141,6 +191,12 @@ Deno.test("the quick demo runs every stage, writes its files and a report that p
       );
       assert.match(stdout, new RegExp(`Loss curve: .*${report.plots.loss}`));
       assert.equal((stdout.match(/PCA plot: /g) ?? []).length, 3);
+      for (const r of report.events.results) {
+        const row = stdout.split("\n").find((l) => l.startsWith(`| ${r.name} `));
+        assert.ok(row, `no events row for ${r.name}:\n${stdout}`);
+        assert.match(row, new RegExp(`\\| ${(100 * r.mean.eventF1).toFixed(1)} ± `));
+      }
+      assert.match(stdout, new RegExp(`Speech: +.*${report.plots.sed}`));
     });
   } finally {
     await Deno.remove(out, { recursive: true });

@@ -5,7 +5,9 @@
  * few, pre-trains a tiny encoder on unlabeled clips (once per seed), embeds
  * the labeled set with each encoder at its random initial weights and after
  * pre-training, probes those and a log-mel mean+std baseline with folds,
- * prints the table (mean ± std over seeds) and writes plots.
+ * prints the table (mean ± std over seeds) and writes plots; then finds
+ * where speech starts and stops in long mixtures of the labeled clips
+ * (`atst embed --frames`, `atst probe` on a DCASE TSV) and draws it.
  *
  * Usage: deno run -A tools/demo.ts [--out DIR] [--steps N] [--quick] ...
  *
@@ -15,6 +17,7 @@ import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
 import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
 import { APT_COMMAND } from "../lib/demo/data.ts";
+import { EVENT_SIZES } from "../lib/demo/events_step.ts";
 import {
   DEFAULT_CONFIG,
   type DemoConfig,
@@ -22,7 +25,7 @@ import {
   QUICK_CONFIG,
   runDemo,
 } from "../lib/demo/pipeline.ts";
-import { formatGain, formatTable } from "../lib/demo/report.ts";
+import { formatEventsTable, formatGain, formatTable } from "../lib/demo/report.ts";
 
 const D = DEFAULT_CONFIG, Q = QUICK_CONFIG;
 const HELP = `deno task demo: atst end to end on real recordings (5-way spoken language id)
@@ -37,6 +40,10 @@ encoder, unlabeled clips; once per seed) -> each run's random-weights start ->
 atst embed (random and pre-trained, per seed) and log-mel mean+std baseline ->
 atst probe (folds, per seed) each -> table of mean ± std over seeds on stdout,
 loss/collapse and PCA plots (PNG) and report.json in --out.
+Then event detection: long mixtures of the labeled clips in noise
+(${EVENT_SIZES.full.files} of ${EVENT_SIZES.full.seconds} s; --quick: ${EVENT_SIZES.quick.files} of ${EVENT_SIZES.quick.seconds} s) and a DCASE TSV of where speech is ->
+atst embed --frames (the first seed's pre-trained encoder) and log-mel frames ->
+atst probe TSV (same folds and epochs) -> F1 table and sed.png (true vs predicted).
 
 Flags (default; --quick):
   --out DIR            output folder (demo-out)
@@ -129,8 +136,17 @@ export async function main(args: string[]): Promise<number> {
     `${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)} (std ${r.lastStdStudent.toFixed(3)})`
   );
   console.log(`Pre-training loss per seed: ${runs.join(", ")}`);
+  const ev = report.events;
+  console.log(
+    `\nWhere speech starts and stops: ${ev.files} mixtures of ${ev.seconds} s ` +
+      `(${ev.events} spoken clips in background noise), ${ev.folds} folds, ` +
+      `frame probe, % mean ± std over folds:\n`,
+  );
+  console.log(formatEventsTable(ev));
+  console.log("");
   console.log(`Loss curve: ${resolve(cfg.out, report.plots.loss)}`);
   for (const p of report.plots.pca) console.log(`PCA plot:   ${resolve(cfg.out, p)}`);
+  console.log(`Speech:     ${resolve(cfg.out, report.plots.sed)}`);
   console.log(`Report:     ${resolve(cfg.out, "report.json")}`);
   console.log(`Total time: ${report.totalSeconds.toFixed(0)} s`);
   return 0;

@@ -22,7 +22,8 @@
  * embeddings/baseline/<lang>/<file>.npy
  * embeddings/{random,pretrained}/seed-<s>/<lang>/<file>.npy
  * probe/{baseline,random,pretrained}/seed-<s>.json
- * loss.png, pca_{baseline,random,pretrained}.png, report.json
+ * events/, embeddings/events/, probe/events/   the event-detection step (events_step.ts)
+ * loss.png, pca_{baseline,random,pretrained}.png, sed.png, report.json
  * ```
  *
  * @module
@@ -36,6 +37,7 @@ import { DEFAULT_DATA_ROOT } from "./data.ts";
 import { lossFigure, pcaFigure, readRunLog } from "./figures.ts";
 import { encodePng } from "./png.ts";
 import { atst, prepareOut } from "./_run.ts";
+import { runEventsStep } from "./events_step.ts";
 import { saveInitialEncoder } from "./random_init.ts";
 import {
   type DataOptions,
@@ -299,6 +301,10 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
     };
   });
 
+  // Event detection: where speech starts and stops in long mixtures of the labeled clips.
+  const model = models.pretrained(cfg.seed);
+  const events = await runEventsStep(data, { ...cfg, model, atst, stage, rel });
+
   const runs: PretrainRun[] = plots.logs.map((l, i) => ({
     seed: l.seed,
     run: rel(runDir(l.seed)),
@@ -310,7 +316,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
   const [random, pretrained] = [results[1]!, results[2]!];
   const gain = seeds.map((_, i) => pretrained.seeds[i]!.mean - random.seeds[i]!.mean);
   const report: DemoReport = {
-    version: 2,
+    version: 3,
     command: `deno task demo ${cfg.quick ? "--quick " : ""}--out ${out}`,
     quick: cfg.quick,
     seeds,
@@ -336,7 +342,8 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
     stages,
     results,
     gain: { perSeed: gain, ...meanStd(gain), wins: gain.filter((g) => g > 0).length },
-    plots: { loss: plots.loss, pca: plots.pca },
+    events: events.summary,
+    plots: { loss: plots.loss, pca: plots.pca, sed: events.plot },
     totalSeconds: (performance.now() - t0) / 1000,
   };
   await writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");

@@ -55,9 +55,47 @@ export interface PretrainRun {
   lastStdStudent: number;
 }
 
+/** Event-detection scores of one kind of frames (fractions; the error rate may exceed 1). */
+export interface EventScores {
+  segmentF1: number;
+  segmentER: number;
+  eventF1: number;
+  onsetF1: number;
+  frameMAP: number;
+}
+
+/** The events probe of one kind of frames on the demo's mixtures. */
+export interface EventMethodResult {
+  key: "logmel" | "pretrained";
+  name: string;
+  dim: number;
+  /** The probe's JSON report and predicted events (TSV), relative to the output folder. */
+  report: string;
+  predictions: string;
+  /** Mean and std over folds. */
+  mean: EventScores;
+  std: EventScores;
+}
+
+/** The event-detection step: where speech starts and stops in long mixtures. */
+export interface EventsSummary {
+  files: number;
+  seconds: number;
+  label: string;
+  folds: number;
+  seed: number;
+  /** Reference events over all files. */
+  events: number;
+  /** The strong labels, relative to the output folder. */
+  tsv: string;
+  results: EventMethodResult[];
+  /** The files drawn in the activity figure. */
+  shown: string[];
+}
+
 /** Everything the demo measured. */
 export interface DemoReport {
-  version: 2;
+  version: 3;
   /** The command that produced the report. */
   command: string;
   quick: boolean;
@@ -92,8 +130,9 @@ export interface DemoReport {
    * seeds it was positive.
    */
   gain: { perSeed: number[]; mean: number; std: number; wins: number };
+  events: EventsSummary;
   /** PNG files (relative to the output folder). */
-  plots: { loss: string; pca: string[] };
+  plots: { loss: string; pca: string[]; sed: string };
   totalSeconds: number;
 }
 
@@ -137,6 +176,14 @@ export function summarize(
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 const signed = (x: number) => `${x >= 0 ? "+" : "-"}${pct(Math.abs(x))}`;
 
+/** `rows` under `head` as a Markdown table, columns padded to their widest cell. */
+function markdownTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)]
+    .join("\n");
+}
+
 /**
  * The results as a Markdown table (it reads as plain text too), with chance
  * level under it: accuracy as mean ± std over seeds, each seed's accuracy
@@ -159,12 +206,8 @@ export function formatTable(results: MethodResult[], classes: number): string {
     "per seed %",
     "std over folds %",
   ];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   return [
-    line(head),
-    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
-    ...rows.map(line),
+    markdownTable(head, rows),
     "",
     `Chance level: ${pct(1 / classes)} % (${classes} balanced classes).`,
   ].join("\n");
@@ -201,7 +244,7 @@ export function parseReport(text: string, path = "report.json"): DemoReport {
     fail(path, `not JSON (${(err as Error).message})`);
   }
   if (r === null || typeof r !== "object") fail(path, "not a JSON object");
-  if (r.version !== 2) fail(path, `unknown version ${JSON.stringify(r.version)}`);
+  if (r.version !== 3) fail(path, `unknown version ${JSON.stringify(r.version)}`);
   const seeds = r.seeds;
   if (!Array.isArray(seeds) || !seeds.length || !seeds.every((s) => Number.isInteger(s))) {
     fail(path, "seeds must list at least one whole number");
@@ -268,6 +311,48 @@ export function parseReport(text: string, path = "report.json"): DemoReport {
   if (!plots || typeof plots.loss !== "string" || !Array.isArray(plots.pca) || !plots.pca.length) {
     fail(path, "plots must name the loss PNG and at least one PCA PNG");
   }
+  if (typeof plots.sed !== "string") fail(path, "plots must name the event-detection PNG (sed)");
+  checkEvents(path, r.events as EventsSummary | undefined);
   if (!isNum(r.totalSeconds)) fail(path, "totalSeconds missing");
   return r as unknown as DemoReport;
+}
+
+const EVENT_KEYS = ["logmel", "pretrained"];
+
+function checkEvents(path: string, ev: EventsSummary | undefined): void {
+  if (!ev || !isNum(ev.files) || !isNum(ev.seconds) || !isNum(ev.events)) {
+    fail(path, "events must hold files, seconds and events numbers");
+  }
+  if (typeof ev.tsv !== "string" || !Array.isArray(ev.shown) || !ev.shown.length) {
+    fail(path, "events must name its TSV and the files shown");
+  }
+  const results = ev.results;
+  if (!Array.isArray(results) || results.map((x) => x.key).join() !== EVENT_KEYS.join()) {
+    fail(path, `events.results must be ${EVENT_KEYS.join(", ")} in that order`);
+  }
+  for (const m of results) {
+    if (!isNum(m.dim) || typeof m.report !== "string" || typeof m.predictions !== "string") {
+      fail(path, `events ${m.key}: bad dim, report or predictions`);
+    }
+    for (const k of ["segmentF1", "eventF1", "onsetF1", "frameMAP"] as const) {
+      if (!isAccuracy(m.mean?.[k]) || !isNum(m.std?.[k])) {
+        fail(path, `events ${m.key}: ${k} must be a mean in 0..1 with its std`);
+      }
+    }
+    if (!isNum(m.mean.segmentER) || !isNum(m.std.segmentER)) {
+      fail(path, `events ${m.key}: segmentER missing`);
+    }
+  }
+}
+
+/** The event-detection results as a Markdown table (F1 and mAP in %, mean ± std over folds). */
+export function formatEventsTable(ev: EventsSummary): string {
+  const cell = (r: EventMethodResult, k: keyof EventScores) =>
+    k === "segmentER"
+      ? `${r.mean[k].toFixed(2)} ± ${r.std[k].toFixed(2)}`
+      : `${pct(r.mean[k])} ± ${pct(r.std[k])}`;
+  const keys = ["segmentF1", "segmentER", "eventF1", "onsetF1", "frameMAP"] as const;
+  const head = ["frames", "dim", "segment F1", "segment ER", "event F1", "onset F1", "frame mAP"];
+  const rows = ev.results.map((r) => [r.name, String(r.dim), ...keys.map((k) => cell(r, k))]);
+  return markdownTable(head, rows);
 }
