@@ -210,3 +210,18 @@ Deno.test("--jobs 2 gives the same records in the same order and the same errors
   );
   assert.equal(two.stderr.trimEnd().split("\n").length, 2);
 });
+
+Deno.test("default jobs: a few files stay on one thread, a corpus gets one worker per core", async (t) => {
+  const { defaultJobs, FILES_PER_WORKER } = await import("../lib/features/featurize_pool.ts");
+  await t.step("fewer than two workers' worth of files is one thread", () => {
+    assert.equal(defaultJobs(0, 8), 1);
+    assert.equal(defaultJobs(7, 8), 1);
+    assert.equal(defaultJobs(2 * FILES_PER_WORKER - 1, 8), 1);
+  });
+  await t.step("one worker per FILES_PER_WORKER files, capped at the cores", () => {
+    assert.equal(defaultJobs(2 * FILES_PER_WORKER, 8), 2);
+    assert.equal(defaultJobs(200, 8), 4);
+    assert.equal(defaultJobs(200, 2), 2);
+    assert.equal(defaultJobs(100_000, 8), 8);
+  });
+});

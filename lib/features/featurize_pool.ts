@@ -70,6 +70,31 @@ export async function loadFile(job: AudioJob): Promise<AudioReply> {
   }
 }
 
+/**
+ * Files one worker should have before another is worth starting. A fresh
+ * worker spends about 0.2 s of CPU before its first result at full speed
+ * (V8 compiling the decoder, resampler and mel code again in its own
+ * isolate, the resampling kernels of each source rate, the FLAC wasm);
+ * loading its modules is only about 20 ms. 48 clips of 10 s take about
+ * 5 s of CPU, so that warm-up stays a few percent of a worker's share.
+ */
+export const FILES_PER_WORKER = 48;
+
+/**
+ * The default worker count for `fileCount` files: one per
+ * {@link FILES_PER_WORKER} files, at least 1 (this thread only) and at most
+ * `cores`.
+ *
+ * @example
+ * ```ts
+ * defaultJobs(7, 8); // 1: a handful of files stays on this thread
+ * defaultJobs(1000, 8); // 8
+ * ```
+ */
+export function defaultJobs(fileCount: number, cores = navigator.hardwareConcurrency): number {
+  return Math.max(1, Math.min(cores, Math.floor(fileCount / FILES_PER_WORKER)));
+}
+
 /** A pool of `jobs` audio workers (lib/features/featurize_worker.ts). */
 export function audioPool(jobs: number): WorkerPool<AudioJob, AudioReply> {
   return new WorkerPool(new URL("./featurize_worker.ts", import.meta.url), jobs);
