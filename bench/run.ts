@@ -15,6 +15,12 @@ const SECTIONS: Record<string, { file: string; args: string[] }> = {
   // embed: ATST-small, 6 s clips, batch 8, clips/s vs PyTorch (the pure-JS cpu backend takes
   // minutes per batch here; add it with --backends native,wasm,cpu).
   embed: { file: "./embed.ts", args: ["--backends", "native,wasm"] },
+  // embed-frame: ATST-Frame small (random weights), 10 s clips (one 1001-frame chunk), batch 8,
+  // the authors' scene embedding of the last 12 blocks, clips/s vs PyTorch.
+  "embed-frame": {
+    file: "./embed.ts",
+    args: ["--family", "frame", "--seconds", "10", "--backends", "native,wasm"],
+  },
   // pretrain: one full student+teacher step, small, batch 8, two 6 s views, vs PyTorch.
   pretrain: { file: "./pretrain.ts", args: ["--backends", "native,wasm"] },
   // native: forward and forward+backward of ATST-small with peak RSS of each side vs PyTorch.

@@ -15,6 +15,8 @@ import { type ModelRefs, signal } from "./_model_inputs.ts";
 import { readSafetensors } from "../lib/model/safetensors.ts";
 import { buildEncoder } from "../lib/model/weights.ts";
 import type { EncoderConfig } from "../lib/model/config.ts";
+import { loadEncoder } from "../lib/model/checkpoint.ts";
+import { frameRefs } from "./_frame_inputs.ts";
 
 const adapter = await probeAdapter();
 const noAdapter = !adapter.ok;
@@ -234,6 +236,41 @@ Deno.test({
       assertAtMost(err, 1e-3, `block ${i} relative error on webgpu`);
     }
     tf.dispose([input, ...outs]);
+    encoder.dispose();
+  },
+});
+
+Deno.test({
+  name: "the ATST-Frame encoder matches FrameAST on webgpu (padded batch, every block, masked)",
+  ignore: noAdapter,
+  async fn() {
+    // fixtures/frame (D=64, 2 blocks), see tools/gen_frame_fixtures.py; the same padded batch
+    // as tests/frame_encoder_test.ts.
+    const { lengths, seeds, width, mask } = frameRefs().batch;
+    const x = new Float32Array(lengths.length * 64 * width); // zero padding
+    lengths.forEach((L, b) => {
+      const s = signal(L, seeds[b]!);
+      for (let f = 0; f < 64; f++) x.set(s.subarray(f * L, (f + 1) * L), (b * 64 + f) * width);
+    });
+    const ref = readFixtureNpy("frame", "batch.npy"); // [2 blocks + masked, 3, 32, 64]
+    const per = ref.data.length / 3;
+    await initWebGpu({ cpuForward: false });
+    const { encoder } = await loadEncoder(fixture("frame", "fa.ckpt"));
+    assert.equal(tf.getBackend(), "webgpu");
+    assert.equal(encoder.cfg.family, "frame");
+    const input = tf.tensor3d(x, [lengths.length, 64, width]);
+    const outs = encoder.blockOutputs(input, lengths, 2);
+    const maskT = tf.tensor2d(mask, [lengths.length, mask[0]!.length]);
+    const masked = encoder.forward(input, lengths, { mask: maskT });
+    const got = [...outs, masked];
+    for (let i = 0; i < 3; i++) {
+      const err = relErr(await got[i]!.data(), ref.data.subarray(i * per, (i + 1) * per));
+      const what = i < 2 ? `frame block ${i}` : "frame masked forward";
+      console.log(`${what} relative error (webgpu): ${err.toExponential(2)}`);
+      // Spec §7: GPU backends within 1e-3 of the float64 reference.
+      assertAtMost(err, 1e-3, `${what} relative error on webgpu`);
+    }
+    tf.dispose([input, maskT, ...got]);
     encoder.dispose();
   },
 });
