@@ -86,6 +86,12 @@ if (import.meta.main) {
     world.allreduce(sum);
     res.grad[k] = [...sum];
   }
-  console.log(JSON.stringify({ rank: world.rank, ...res }));
+  // One file per rank: two ranks' long lines on one shared stdout can interleave mid-line.
+  const out = Deno.args[0];
+  if (!out) throw new Error("Usage: _sync_bn.ts OUT_DIR (writes OUT_DIR/rank-<r>.json)");
+  await Deno.writeTextFile(
+    `${out}/rank-${world.rank}.json`,
+    JSON.stringify({ rank: world.rank, ...res }),
+  );
   world.finalize();
 }
