@@ -10,17 +10,7 @@ import { drawFrameViews } from "../lib/train/frame_views.ts";
 import { MixupMemory, renderView } from "../lib/train/views.ts";
 import { Rng } from "../lib/rng.ts";
 import { writeOrCheckConfig } from "../lib/train/run_config.ts";
-
-// As tests/trainer_test.ts: a cheap stand-in for logMel, so these exercise the trainer alone.
-function fakeMel(crop: Float32Array): Float32Array {
-  const t = cropFrames(crop.length);
-  const out = new Float32Array(64 * t);
-  for (let k = 0; k < t; k++) {
-    const s = crop[Math.min(k * 160, crop.length - 1)]!;
-    for (let f = 0; f < 64; f++) out[f * t + k] = Math.tanh(s * (f + 1) / 8);
-  }
-  return out;
-}
+import { fakeMel, sessionWeights } from "./_train_golden.ts";
 
 const CLIPS = [220, 330, 550, 880].map((hz, i) =>
   Float32Array.from(
@@ -47,12 +37,6 @@ function config(over: Partial<TrainConfig> = {}): TrainConfig {
     keep: 2,
     ...over,
   };
-}
-
-function weights(tr: PretrainSession): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [k, v] of tr.nets.stateTensors()) out.set(k, v.dataSync() as Float32Array);
-  return out;
 }
 
 Deno.test("the frame family's defaults are the ATST-Frame recipe where it differs; ATST-Clip's are unchanged", () => {
@@ -129,7 +113,7 @@ Deno.test("a frame session restored from a checkpoint ends with the same weights
   try {
     const whole = new PretrainSession(config(), memoryClips(CLIPS), { featurize: fakeMel });
     for (let i = 0; i < 4; i++) await whole.trainStep();
-    const a = weights(whole);
+    const a = sessionWeights(whole);
     whole.dispose();
     const first = new PretrainSession(config(), memoryClips(CLIPS), { featurize: fakeMel });
     await first.trainStep();
@@ -141,7 +125,7 @@ Deno.test("a frame session restored from a checkpoint ends with the same weights
     assert.equal(second.memories[1].entries.length, 4, "view 2's mixup memory restored");
     await second.trainStep();
     await second.trainStep();
-    const b = weights(second);
+    const b = sessionWeights(second);
     second.dispose();
     for (const [k, v] of a) assert.deepEqual(b.get(k), v, `tensor ${k}`);
   } finally {

@@ -1,47 +1,20 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
-import { encoderConfig } from "../lib/model/config.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
-import { TeacherStudent } from "../lib/train/teacher_student.ts";
 import { frameLoss, maskedTokens, stepMask } from "../lib/train/frame_loss.ts";
 import {
   type Arr,
   fixture,
+  goldenStepNets,
   isTorchTransposed,
   maxAbsDiff,
   relErr,
   tensorOf,
-  tensorOurs,
 } from "./_train_golden.ts";
 
 // Written by tools/gen_frame_train_fixtures.py (tools/atst_torch.py: frame_forward, frame_train_step).
 // deno-lint-ignore no-explicit-any
 const G: any = JSON.parse(Deno.readTextFileSync(fixture("train", "frame_golden.json"))).step;
-
-/** The fixture's miniature FrameAST and heads, at the fixture's initial weights. */
-function goldenNets(): TeacherStudent {
-  const cfg = encoderConfig("tiny", {
-    family: "frame",
-    dim: G.dim,
-    heads: G.heads,
-    depth: 1,
-    maxPatches: G.maxPatches,
-    dropPathRate: 0,
-  });
-  const nets = new TeacherStudent(cfg, { hidden: G.hidden, out: G.out }, 1);
-  const state = nets.stateTensors();
-  for (const [k, a] of Object.entries(G.init as Record<string, Arr>)) {
-    for (const role of ["student", "teacher"]) {
-      const v = state.get(`${role}/${k}`) as tf.Variable | undefined;
-      if (v) {
-        const t = tensorOurs(k, a);
-        v.assign(t);
-        t.dispose();
-      } else assert.ok(role === "teacher" && k.startsWith("predictor/"), `missing ${role}/${k}`);
-    }
-  }
-  return nets;
-}
 
 const MASKS = Uint8Array.from((G.masks as number[][]).flat()); // [B, N]
 
@@ -55,7 +28,7 @@ function torchData(key: string, t: tf.Tensor): Float32Array {
 
 Deno.test("a given mask reproduces PyTorch's ATST-Frame loss and every student gradient", async () => {
   await enableGradients();
-  const nets = goldenNets();
+  const nets = goldenStepNets(G, "frame");
   const x = tensorOf(G.x) as tf.Tensor3D;
   const lengths = new Array(x.shape[0]).fill(x.shape[2]);
   const m = stepMask(MASKS, x.shape[2] / 4);
@@ -111,7 +84,7 @@ Deno.test("a given mask reproduces PyTorch's ATST-Frame loss and every student g
 
 Deno.test("one ATST-Frame teacher-student step matches PyTorch (loss, AdamW, BN over masked tokens, EMA)", async () => {
   await enableGradients();
-  const nets = goldenNets();
+  const nets = goldenStepNets(G, "frame");
   const x = tensorOf(G.x) as tf.Tensor3D;
   const before = tf.memory().numTensors;
   const stats = await nets.step(x, new Array(x.shape[0]).fill(x.shape[2]), {

@@ -7,28 +7,17 @@ import { defaultTrainConfig, recipeDiff, type TrainConfig } from "../lib/train/c
 import { pretrain, PretrainSession } from "../lib/train/pretrain.ts";
 import {
   type Arr,
+  fakeMel,
   fixture,
   GOLDEN,
+  goldenStepNets,
   isTorchTransposed,
   maxAbsDiff,
   relErr,
+  sessionWeights,
   tensorOf,
-  tensorOurs,
 } from "./_train_golden.ts";
-import { TeacherStudent } from "../lib/train/teacher_student.ts";
-import { cropFrames, memoryClips } from "../lib/train/views.ts";
-
-// A cheap stand-in for logMel so these tests exercise the trainer alone:
-// 64 "bands" of frame-wise signal statistics, in [-1, 1].
-function fakeMel(crop: Float32Array): Float32Array {
-  const t = cropFrames(crop.length);
-  const out = new Float32Array(64 * t);
-  for (let k = 0; k < t; k++) {
-    const s = crop[Math.min(k * 160, crop.length - 1)]!;
-    for (let f = 0; f < 64; f++) out[f * t + k] = Math.tanh(s * (f + 1) / 8);
-  }
-  return out;
-}
+import { memoryClips } from "../lib/train/views.ts";
 
 function clips(): Float32Array[] {
   return [220, 330, 550, 880, 1200].map((hz, i) =>
@@ -55,12 +44,6 @@ function config(over: Partial<TrainConfig> = {}): TrainConfig {
     keep: 2,
     ...over,
   };
-}
-
-function weights(tr: PretrainSession): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [k, v] of tr.nets.stateTensors()) out.set(k, v.dataSync() as Float32Array);
-  return out;
 }
 
 Deno.test("the default recipe follows REFERENCE.md §3 and derives lr and warm-up from batch and steps", () => {
@@ -110,11 +93,11 @@ Deno.test("the teacher starts as the student and then follows it by EMA only", a
   const tr = new PretrainSession(config({ warmup: 0 }), memoryClips(clips()), {
     featurize: fakeMel,
   });
-  const s0 = weights(tr);
+  const s0 = sessionWeights(tr);
   const w = "encoder/blocks.0.attn.qkv.weight";
   assert.deepEqual(s0.get(`student/${w}`), s0.get(`teacher/${w}`));
   await tr.trainStep();
-  const s1 = weights(tr);
+  const s1 = sessionWeights(tr);
   const m = 0.99; // ema schedule at step 0
   const want = s0.get(`teacher/${w}`)!.map((t, i) => m * t + (1 - m) * s1.get(`student/${w}`)![i]!);
   let maxDiff = 0;
@@ -132,7 +115,7 @@ Deno.test("a trainer restored from a checkpoint ends with the same weights as on
   try {
     const whole = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
     for (let i = 0; i < 4; i++) await whole.trainStep();
-    const a = weights(whole);
+    const a = sessionWeights(whole);
     whole.dispose();
 
     const first = new PretrainSession(config(), memoryClips(clips()), { featurize: fakeMel });
@@ -146,7 +129,7 @@ Deno.test("a trainer restored from a checkpoint ends with the same weights as on
     assert.equal(second.memories[0].entries.length, 5, "mixup memory restored");
     await second.trainStep();
     await second.trainStep();
-    const b = weights(second);
+    const b = sessionWeights(second);
     second.dispose();
     assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
     for (const [k, v] of a) assert.deepEqual(b.get(k), v, `tensor ${k}`);
@@ -161,10 +144,10 @@ Deno.test("a non-finite loss stops with an error naming the step and leaves the 
   await tr.trainStep();
   const p = tr.nets.studentParams().get("projector/3.weight")!;
   p.assign(tf.fill(p.shape, NaN));
-  const teacherBefore = weights(tr).get("teacher/encoder/norm.weight");
+  const teacherBefore = sessionWeights(tr).get("teacher/encoder/norm.weight");
   await assert.rejects(() => tr.trainStep(), /Loss is not finite \(NaN\) at step 2/);
   assert.equal(tr.step, 1);
-  assert.deepEqual(weights(tr).get("teacher/encoder/norm.weight"), teacherBefore);
+  assert.deepEqual(sessionWeights(tr).get("teacher/encoder/norm.weight"), teacherBefore);
   tr.dispose();
 });
 
@@ -236,25 +219,7 @@ Deno.test("a checkpoint is never written with non-finite weights", async () => {
 Deno.test("one teacher-student step matches the PyTorch reference (loss, AdamW, BN stats, EMA)", async () => {
   await enableGradients();
   const g = GOLDEN.step;
-  const cfg = encoderConfig("tiny", {
-    dim: g.dim,
-    heads: g.heads,
-    depth: 1,
-    maxPatches: g.maxPatches,
-    dropPathRate: 0,
-  });
-  const nets = new TeacherStudent(cfg, { hidden: g.hidden, out: g.out }, 1);
-  const state = nets.stateTensors();
-  for (const [k, a] of Object.entries(g.init as Record<string, Arr>)) {
-    for (const role of ["student", "teacher"]) {
-      const v = state.get(`${role}/${k}`) as tf.Variable | undefined;
-      if (v) {
-        const t = tensorOurs(k, a);
-        v.assign(t);
-        t.dispose();
-      } else assert.ok(role === "teacher" && k.startsWith("predictor/"), `missing ${role}/${k}`);
-    }
-  }
+  const nets = goldenStepNets(g);
   const x = tensorOf(g.x) as tf.Tensor3D;
   const stats = await nets.step(x, new Array(x.shape[0]).fill(x.shape[2]), {
     lr: g.lr,
