@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readSafetensors } from "../lib/model/safetensors.ts";
-import { fixture, maxAbsDiff, ROOT } from "./_helpers.ts";
+import { maxAbsDiff, ROOT } from "./_helpers.ts";
 import { HAVE_MPI, mpirun, rankPids } from "./_mpi.ts";
+import { readRunLog, writeTrainList } from "./_pretrain_runs.ts";
 
 const dec = new TextDecoder();
 const ignore = !HAVE_MPI;
@@ -55,30 +56,6 @@ function oneProcess(args: string[]): Deno.Command {
   });
 }
 
-async function writeList(dir: string): Promise<string> {
-  const files = [
-    "long_13s.flac",
-    "stereo_44k.wav",
-    "mono_8k.wav",
-    "codecs/vorbis.ogg",
-    "bad/text.wav",
-  ];
-  const list = join(dir, "train.txt");
-  await Deno.writeTextFile(list, files.map((f) => fixture("audio", f)).join("\n") + "\n");
-  return list;
-}
-
-async function log(runDir: string): Promise<{ step: number; loss: number; std_student: number }[]> {
-  const text = await Deno.readTextFile(join(runDir, "log.jsonl")).catch(() => "");
-  return text.split("\n").filter((l) => l.trim()).flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return [];
-    }
-  });
-}
-
 function tensors(path: string, prefix = ""): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const [k, t] of readSafetensors(Deno.readFileSync(path)).tensors) {
@@ -99,7 +76,7 @@ Deno.test({
   fn: async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "atst_mpi_" });
     try {
-      const list = await writeList(dir);
+      const list = await writeTrainList(dir);
       const solo = join(dir, "solo"), pair = join(dir, "pair"), killed = join(dir, "killed");
       await t.step("one process with batch 4", async () => {
         const r = await output(oneProcess(flags(list, solo)));
@@ -117,7 +94,8 @@ Deno.test({
           1,
           "one warning, from rank 0",
         );
-        const a = await log(solo), b = await log(pair);
+        const a = await readRunLog(join(solo, "log.jsonl")),
+          b = await readRunLog(join(pair, "log.jsonl"));
         assert.deepEqual(b.map((l) => l.step), [1, 2, 3, 4, 5, 6], "one line per step");
         for (let i = 0; i < a.length; i++) {
           const d = Math.abs(a[i]!.loss - b[i]!.loss);
@@ -175,7 +153,10 @@ Deno.test({
       await t.step("SIGKILL of rank 1 ends the job within seconds, non-zero", async () => {
         const child = mpirun([flags(list, killed), flags(list, killed)]).spawn();
         const deadline = Date.now() + 120_000;
-        while (Date.now() < deadline && !(await log(killed)).some((l) => l.step >= 3)) {
+        while (
+          Date.now() < deadline &&
+          !(await readRunLog(join(killed, "log.jsonl"))).some((l) => l.step >= 3)
+        ) {
           await new Promise((r) => setTimeout(r, 25));
         }
         const pids = rankPids(child.pid);
@@ -188,7 +169,7 @@ Deno.test({
         await child.stderr.cancel();
         assert.notEqual(status.code, 0);
         assert.ok(seconds < 10, `job ended ${seconds} s after the kill`);
-        killedAt = (await log(killed)).at(-1)?.step ?? 0;
+        killedAt = (await readRunLog(join(killed, "log.jsonl"))).at(-1)?.step ?? 0;
         assert.ok(killedAt >= 3 && killedAt < 6, `killed after step ${killedAt}`);
         assert.equal(await Deno.stat(join(killed, "encoder.safetensors")).catch(() => null), null);
         for (const e of Deno.readDirSync(killed)) {
@@ -216,8 +197,8 @@ Deno.test({
             0,
           );
           assert.deepEqual(
-            (await log(killed)).map((l) => l.loss),
-            (await log(pair)).map((l) => l.loss),
+            (await readRunLog(join(killed, "log.jsonl"))).map((l) => l.loss),
+            (await readRunLog(join(pair, "log.jsonl"))).map((l) => l.loss),
           );
         },
       );
@@ -233,7 +214,7 @@ Deno.test({
   fn: async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "atst_mpi_flags_" });
     try {
-      const list = await writeList(dir);
+      const list = await writeTrainList(dir);
       const run = join(dir, "run");
       await t.step("--batch 4 on rank 0 and --batch 2 on rank 1", async () => {
         const r = await output(

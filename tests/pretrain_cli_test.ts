@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readSafetensors } from "../lib/model/safetensors.ts";
 import { fixture, ROOT } from "./_train_golden.ts";
+import { killAfterStep, readRunLog, writeTrainList } from "./_pretrain_runs.ts";
 import { embedWithModel } from "../lib/probe/model_embeddings.ts";
 import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
 
@@ -43,30 +44,6 @@ function smallRun(list: string, runDir: string, steps: number): string[] {
   ];
 }
 
-/** A list of a few fixture recordings and one unreadable file. */
-async function writeList(dir: string): Promise<string> {
-  const files = [
-    "long_13s.flac",
-    "stereo_44k.wav",
-    "mono_8k.wav",
-    "codecs/vorbis.ogg",
-    "bad/text.wav",
-  ];
-  const list = join(dir, "train.txt");
-  await Deno.writeTextFile(list, files.map((f) => fixture("audio", f)).join("\n") + "\n");
-  return list;
-}
-
-async function readLines(path: string): Promise<Record<string, number>[]> {
-  try {
-    return (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim()).map((l) =>
-      JSON.parse(l)
-    );
-  } catch {
-    return [];
-  }
-}
-
 Deno.test("pretrain --help shows the flags and examples", async () => {
   const r = await runCli(["--help"]);
   assert.equal(r.code, 0);
@@ -90,7 +67,7 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
   const dir = await Deno.makeTempDir({ prefix: "atst_pretrain_" });
   const steps = 6;
   try {
-    const list = await writeList(dir);
+    const list = await writeTrainList(dir);
     const whole = join(dir, "whole"), killed = join(dir, "killed");
     await t.step("the uninterrupted run finishes, skipping unreadable files", async () => {
       const r = await runCli(smallRun(list, whole, steps));
@@ -114,19 +91,7 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
     let killedAt = 0;
     await t.step("the second run is killed between checkpoints", async () => {
       const child = cli(smallRun(list, killed, steps)).spawn();
-      const log = join(killed, "log.jsonl");
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        const lines = await readLines(log);
-        if (lines.some((l) => l.step! >= 3)) break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      child.kill("SIGKILL");
-      const status = await child.status;
-      await child.stdout.cancel();
-      await child.stderr.cancel();
-      assert.equal(status.signal, "SIGKILL", "killed, not finished");
-      killedAt = (await readLines(log)).at(-1)?.step ?? 0;
+      killedAt = await killAfterStep(child, join(killed, "log.jsonl"), 3);
       assert.ok(killedAt >= 3 && killedAt < steps, `killed after step ${killedAt}`);
       assert.equal(await Deno.stat(join(killed, "encoder.safetensors")).catch(() => null), null);
     });
@@ -142,8 +107,8 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
       const ca = readSafetensors(await Deno.readFile(join(whole, "ckpt-00000006.safetensors")));
       const cb = readSafetensors(await Deno.readFile(join(killed, "ckpt-00000006.safetensors")));
       for (const [k, v] of ca.tensors) assert.deepEqual(cb.tensors.get(k)?.data, v.data, k);
-      const la = await readLines(join(whole, "log.jsonl"));
-      const lb = await readLines(join(killed, "log.jsonl"));
+      const la = await readRunLog(join(whole, "log.jsonl"));
+      const lb = await readRunLog(join(killed, "log.jsonl"));
       assert.deepEqual(lb.map((l) => l.step), [1, 2, 3, 4, 5, 6], "one log line per step");
       assert.deepEqual(lb.map((l) => l.loss), la.map((l) => l.loss));
     });
@@ -199,7 +164,7 @@ Deno.test("pretrain --family frame: killed with SIGKILL and rerun, the same weig
   const dir = await Deno.makeTempDir({ prefix: "atst_pretrain_frame_" });
   const steps = 6;
   try {
-    const list = await writeList(dir);
+    const list = await writeTrainList(dir);
     const whole = join(dir, "whole"), killed = join(dir, "killed");
     const frameRun = (runDir: string) => [...smallRun(list, runDir, steps), "--family", "frame"];
     await t.step(
@@ -211,7 +176,7 @@ Deno.test("pretrain --family frame: killed with SIGKILL and rerun, the same weig
         assert.equal(cfg.encoder.family, "frame");
         assert.deepEqual(cfg.mask, { ratio: 0.65, span: 5, minSpans: 2 });
         assert.deepEqual(cfg.ema, [0.997, 1], "the frame family's default --ema");
-        const lines = await readLines(join(whole, "log.jsonl"));
+        const lines = await readRunLog(join(whole, "log.jsonl"));
         assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
         assert.ok(
           lines.every((l) => l.std_student! > 0 && l.std_teacher! > 0),
@@ -221,18 +186,7 @@ Deno.test("pretrain --family frame: killed with SIGKILL and rerun, the same weig
     );
     await t.step("a run killed between checkpoints resumes and matches bit for bit", async () => {
       const child = cli(frameRun(killed)).spawn();
-      const log = join(killed, "log.jsonl");
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        if ((await readLines(log)).some((l) => l.step! >= 3)) break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      child.kill("SIGKILL");
-      const status = await child.status;
-      await child.stdout.cancel();
-      await child.stderr.cancel();
-      assert.equal(status.signal, "SIGKILL", "killed, not finished");
-      const killedAt = (await readLines(log)).at(-1)?.step ?? 0;
+      const killedAt = await killAfterStep(child, join(killed, "log.jsonl"), 3);
       assert.ok(killedAt >= 3 && killedAt < steps, `killed after step ${killedAt}`);
       const r = await runCli(frameRun(killed));
       assert.equal(r.code, 0, r.stderr);
