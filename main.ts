@@ -3,12 +3,12 @@
  *
  * Dispatches to `commands/<name>.ts` (imported lazily so `atst featurize`
  * never loads the model code) and turns errors into one line on stderr plus
- * an exit code (see `lib/cli/errors.ts`).
+ * an exit code (see `lib/errors.ts`).
  *
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { exitCodeOf, isUserFacing } from "./lib/errors.ts";
+import { exitWith } from "./lib/errors.ts";
 
 /** The CLI version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -76,20 +76,10 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (err) {
-    if (err instanceof Deno.errors.BrokenPipe) {
+  await exitWith("atst", () =>
+    main(Deno.args).catch((err) => {
       // The reader of our stdout went away (`atst embed ... | head`): its choice, not a failure.
-      Deno.exit(0);
-    }
-    if (isUserFacing(err)) {
-      console.error(`atst: ${err.message}`);
-    } else {
-      console.error("atst: internal error:", err);
-    }
-    code = exitCodeOf(err);
-  }
-  Deno.exit(code);
+      if (err instanceof Deno.errors.BrokenPipe) return 0;
+      throw err;
+    }));
 }

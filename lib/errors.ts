@@ -48,3 +48,25 @@ export function exitCodeOf(err: unknown): number {
 export function isUserFacing(err: unknown): err is UserError | InputError {
   return err instanceof UserError || err instanceof InputError;
 }
+
+/**
+ * Runs an entry point's `main` and exits with its code; an error becomes one
+ * line on stderr prefixed with `label` (a stack trace only for a bug) and its
+ * exit code. The one top-level handler of `main.ts` and the tools' scripts.
+ *
+ * @example
+ * ```ts
+ * if (import.meta.main) await exitWith("demo", () => main(Deno.args));
+ * ```
+ */
+export async function exitWith(label: string, main: () => Promise<number>): Promise<never> {
+  let code: number;
+  try {
+    code = await main();
+  } catch (err) {
+    if (isUserFacing(err)) console.error(`${label}: ${err.message}`);
+    else console.error(`${label}: internal error:`, err);
+    code = exitCodeOf(err);
+  }
+  Deno.exit(code);
+}

@@ -15,7 +15,7 @@
  */
 import { resolve } from "node:path";
 import { choice, num, parseFlags, str } from "../lib/cli/args.ts";
-import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
+import { exitWith, UserError } from "../lib/errors.ts";
 import { APT_COMMAND } from "../lib/demo/data.ts";
 import { EVENT_SIZES } from "../lib/demo/events_step.ts";
 import {
@@ -152,14 +152,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (err) {
-    if (isUserFacing(err)) console.error(`demo: ${err.message}`);
-    else console.error("demo: internal error:", err);
-    code = exitCodeOf(err);
-  }
-  Deno.exit(code);
-}
+if (import.meta.main) await exitWith("demo", () => main(Deno.args));

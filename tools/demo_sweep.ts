@@ -27,7 +27,8 @@
  */
 import { join, resolve } from "node:path";
 import { choice, list, num, parseFlags, str } from "../lib/cli/args.ts";
-import { exitCodeOf, isUserFacing, UserError } from "../lib/errors.ts";
+import { exitWith, UserError } from "../lib/errors.ts";
+import { defaultTrainConfig } from "../lib/train/config.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { readRunLog } from "../lib/demo/figures.ts";
 import { DEFAULT_CONFIG } from "../lib/demo/pipeline.ts";
@@ -46,8 +47,8 @@ import {
 } from "../lib/demo/steps.ts";
 
 const D = DEFAULT_CONFIG;
-/** The recipe's rule, 5e-4 per 256 clips, at the demo's batch. */
-const RECIPE_LR = (5e-4 * D.batch) / 256;
+/** The recipe's rule (5e-4 per 256 clips, defaultTrainConfig) at the demo's batch. */
+const RECIPE_LR = defaultTrainConfig({ batch: D.batch }).lr;
 
 type Setting = Omit<PretrainSetting, "size" | "batch" | "backend" | "quick"> & { name: string };
 
@@ -231,14 +232,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (err) {
-    if (isUserFacing(err)) console.error(`demo_sweep: ${err.message}`);
-    else console.error("demo_sweep: internal error:", err);
-    code = exitCodeOf(err);
-  }
-  Deno.exit(code);
-}
+if (import.meta.main) await exitWith("demo_sweep", () => main(Deno.args));
