@@ -389,14 +389,10 @@ def ema_(t, s, m):
     return t.mul_(m).add_((1 - m) * s)
 
 
-def train_step(student, teacher, x, lengths, state, lr, wd, ema):
-    """One ATST step on both views x [2B, 64, T]: teacher forward, student forward and
-    backward, AdamW on the student, EMA of the teacher (parameters; BatchNorm statistics
-    are each network's own). Returns (loss, predictions p, teacher projections z)."""
-    with torch.no_grad():
-        z = teacher["projector"](teacher["encoder"](x, lengths)[:, 0])  # [2B, out]
-    p = student["predictor"](student["projector"](student["encoder"](x, lengths)[:, 0]))
-    loss = byol_loss(p, z)
+def update_(student, teacher, loss, state, lr, wd, ema):
+    """The optimisation half of a teacher-student step, shared by both families: backward of
+    `loss`, AdamW (transformers' algorithm) on the student's parameters that got a gradient,
+    then the teacher's EMA towards the student."""
     student.zero_grad(set_to_none=True)
     loss.backward()
     trained = {k: v for k, v in student.named_parameters() if v.grad is not None}
@@ -406,6 +402,17 @@ def train_step(student, teacher, x, lengths, state, lr, wd, ema):
         s = dict(student.named_parameters())
         for k, t in teacher.named_parameters():
             ema_(t, s[k], ema)
+
+
+def train_step(student, teacher, x, lengths, state, lr, wd, ema):
+    """One ATST step on both views x [2B, 64, T]: teacher forward, student forward and
+    backward, AdamW on the student, EMA of the teacher (parameters; BatchNorm statistics
+    are each network's own). Returns (loss, predictions p, teacher projections z)."""
+    with torch.no_grad():
+        z = teacher["projector"](teacher["encoder"](x, lengths)[:, 0])  # [2B, out]
+    p = student["predictor"](student["projector"](student["encoder"](x, lengths)[:, 0]))
+    loss = byol_loss(p, z)
+    update_(student, teacher, loss, state, lr, wd, ema)
     return loss.detach(), p.detach(), z
 
 
@@ -443,13 +450,5 @@ def frame_train_step(student, teacher, x, lengths, mask, state, lr, wd, ema):
     """One ATST-Frame step: frame_forward, backward, AdamW on the student, EMA of the teacher.
     Returns (loss, p, z)."""
     loss, p, z = frame_forward(student, teacher, x, lengths, mask)
-    student.zero_grad(set_to_none=True)
-    loss.backward()
-    trained = {k: v for k, v in student.named_parameters() if v.grad is not None}
-    with torch.no_grad():
-        hf_adamw_step(trained, {k: v.grad for k, v in trained.items()}, state, lr, wd,
-                      decays(trained))
-        s = dict(student.named_parameters())
-        for k, t in teacher.named_parameters():
-            ema_(t, s[k], ema)
+    update_(student, teacher, loss, state, lr, wd, ema)
     return loss.detach(), p.detach(), z
