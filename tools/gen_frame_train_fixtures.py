@@ -7,7 +7,6 @@ gradients and one whole teacher-student step (tools/atst_torch.py).
 """
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -17,6 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atst_torch import (FrameAST, compute_mask_indices, compute_std, frame_forward,  # noqa: E402
                         frame_train_step, student_of, teacher_of)
+from _fixture_io import Draws, arr  # noqa: E402
 
 ap = argparse.ArgumentParser(description="Writes the ATST-Frame pre-training golden values.")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "fixtures", "train",
@@ -25,19 +25,8 @@ ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "
 OUT = ap.parse_args().out
 torch.manual_seed(0)
 rng = np.random.default_rng(4321)
-
-
-def arr(t):
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().numpy()
-    a = np.asarray(t)
-    data = [float(np.format_float_positional(np.float32(v), unique=True, trim="-")) if a.dtype == np.float32
-            else float(v) for v in a.ravel()]
-    return {"shape": list(a.shape), "data": data}
-
-
-def randn(*shape):
-    return torch.tensor(rng.standard_normal(shape), dtype=torch.float32)
+draws = Draws(rng)
+randn, tn, uni = draws.randn, draws.tn, draws.uni
 
 
 # --- fairseq static masks on 250 tokens (10 s crops) ---------------------------
@@ -54,15 +43,6 @@ mask_stats = {"T": 250, "draws": 20000, "mean_fraction": float(np.mean(fractions
 # --- one whole ATST-Frame step on a miniature FrameAST ---------------------------
 D, H, NP, HID, HOUT = 16, 2, 10, 12, 8
 B, T = 2, 40  # 10 tokens per view
-
-
-def tn(*shape):
-    return torch.clamp(randn(*shape) * 0.02, -2, 2)
-
-
-def uni(out_f, in_f):
-    b = 1 / math.sqrt(in_f)
-    return torch.tensor(rng.uniform(-b, b, (out_f, in_f)), dtype=torch.float32)
 
 
 enc = {"patch_embed.patch_embed.weight": uni(D, 256), "patch_embed.patch_embed.bias": 0.1 * randn(D),

@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atst_torch import head  # noqa: E402
+from _fixture_io import Draws, arr  # noqa: E402
 
 ap = argparse.ArgumentParser(description="Writes the SyncBatchNorm golden values.")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "fixtures", "train", "sync_bn.json"),
@@ -25,17 +26,8 @@ ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "
 OUT = ap.parse_args().out
 torch.manual_seed(0)
 rng = np.random.default_rng(77)
-
-
-def arr(t):
-    """float32 values with the shortest repr that round-trips (as tools/gen_train_fixtures.py)."""
-    t = t.detach().cpu().numpy()
-    data = [float(np.format_float_positional(np.float32(v), unique=True, trim="-")) for v in t.ravel()]
-    return {"shape": list(t.shape), "data": data}
-
-
-def randn(*shape):
-    return torch.tensor(rng.standard_normal(shape), dtype=torch.float32)
+draws = Draws(rng)
+randn = draws.randn
 
 
 N, din, hid, dout = 8, 6, 10, 5

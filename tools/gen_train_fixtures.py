@@ -7,7 +7,6 @@ tests/*_test.ts compare our TypeScript with it.
 """
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -17,6 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atst_torch import (AST, byol_loss, compute_std, decays, ema_, head, hf_adamw_step,  # noqa: E402
                         log_mixup_exp, resize_crop, student_of, teacher_of, train_step)
+from _fixture_io import Draws, arr  # noqa: E402
 
 ap = argparse.ArgumentParser(description="Writes the pre-training golden values.")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "fixtures", "train", "golden.json"),
@@ -24,19 +24,8 @@ ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "
 OUT = ap.parse_args().out
 torch.manual_seed(0)
 rng = np.random.default_rng(1234)
-
-
-def arr(t):
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().numpy()
-    # float32 values written with the shortest repr that round-trips in float32.
-    data = [float(np.format_float_positional(np.float32(v), unique=True, trim="-")) if np.asarray(t).dtype == np.float32
-            else float(v) for v in np.asarray(t).ravel()]
-    return {"shape": list(np.shape(t)), "data": data}
-
-
-def randn(*shape):
-    return torch.tensor(rng.standard_normal(shape), dtype=torch.float32)
+draws = Draws(rng)
+randn, tn, uni = draws.randn, draws.tn, draws.uni
 
 
 # --- schedules: DINO's cosine_scheduler --------------------------------------
@@ -128,15 +117,6 @@ heads = {"weights": weights, "x": arr(hx), "r": arr(hr), "y_train": arr(hy),
 # A miniature encoder (D=16, 1 block, 2 heads, 5 positions, no drop path) and
 # narrow heads, so every tensor fits in the fixture.
 D, H, NP, HID, HOUT = 16, 2, 5, 12, 8
-
-
-def tn(*shape):
-    return torch.clamp(randn(*shape) * 0.02, -2, 2)
-
-
-def uni(out_f, in_f):
-    b = 1 / math.sqrt(in_f)
-    return torch.tensor(rng.uniform(-b, b, (out_f, in_f)), dtype=torch.float32)
 
 
 enc = {"patch_embed.patch_embed.weight": uni(D, 256), "patch_embed.patch_embed.bias": 0.1 * randn(D),
