@@ -17,6 +17,21 @@ import { fixture } from "./_helpers.ts";
 const FILES = ["long_13s.flac", "stereo_44k.wav", "mono_8k.wav", "codecs/vorbis.ogg"];
 const BATCH = 4, SEED = 11, STEPS = 5;
 
+/** The fixture recordings decoded into `dir`/cache, and the view context of 0.3 s crops over them. */
+async function fixtureViews(dir: string) {
+  const data = await prepareData(FILES.map((f) => fixture("audio", f)), join(dir, "cache"), {
+    warn: () => {},
+    jobs: 1,
+  });
+  const ctx: ViewContext = {
+    clips: data.clips,
+    cropLength: cropSamples(0.3),
+    nMels: 64,
+    featurize: (crop) => logMel(crop).data,
+  };
+  return { data, ctx };
+}
+
 /** The views of STEPS steps from `start` (memories of capacity 3, so they wrap). */
 async function takeAll(
   ctx: ViewContext,
@@ -43,16 +58,7 @@ async function takeAll(
 Deno.test("views prepared ahead in workers are the views prepared in order, bit for bit", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "atst_views_" });
   try {
-    const data = await prepareData(FILES.map((f) => fixture("audio", f)), join(dir, "cache"), {
-      warn: () => {},
-      jobs: 1,
-    });
-    const ctx: ViewContext = {
-      clips: data.clips,
-      cropLength: cropSamples(0.3),
-      nMels: 64,
-      featurize: (crop) => logMel(crop).data,
-    };
+    const { data, ctx } = await fixtureViews(dir);
     const all = { first: 0, count: BATCH };
     const inOrder = await takeAll(ctx, all, { prefetch: 0 });
     await t.step("2 workers, 3 steps ahead", async () => {
@@ -112,16 +118,7 @@ Deno.test("views prepared ahead in workers are the views prepared in order, bit 
 Deno.test("ATST-Frame views and masks prepared ahead are those prepared in order, per sample", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "atst_frame_views_" });
   try {
-    const data = await prepareData(FILES.map((f) => fixture("audio", f)), join(dir, "cache"), {
-      warn: () => {},
-      jobs: 1,
-    });
-    const ctx: ViewContext = {
-      clips: data.clips,
-      cropLength: cropSamples(0.3),
-      nMels: 64,
-      featurize: (crop) => logMel(crop).data,
-    };
+    const { data, ctx } = await fixtureViews(dir);
     const frame: FrameFeed = { recipe: FRAME_MASK, tokens: 7 }; // 31 frames
     const fresh = () => [new MixupMemory({ capacity: 3 }), new MixupMemory({ capacity: 3 })];
     const all = { first: 0, count: BATCH };
