@@ -88,41 +88,5 @@ export async function runCli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** A mono WAV file: 44-byte header for `format` (1 PCM, 3 IEEE float), then `body`. */
-function monoWav(format: 1 | 3, bits: 16 | 32, rate: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(44 + body.byteLength);
-  const dv = new DataView(out.buffer);
-  const tag = (o: number, s: string) => [...s].forEach((c, i) => (out[o + i] = c.charCodeAt(0)));
-  const bytes = bits / 8;
-  tag(0, "RIFF");
-  dv.setUint32(4, 36 + body.byteLength, true);
-  tag(8, "WAVEfmt ");
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, format, true);
-  dv.setUint16(22, 1, true); // mono
-  dv.setUint32(24, rate, true);
-  dv.setUint32(28, rate * bytes, true);
-  dv.setUint16(32, bytes, true);
-  dv.setUint16(34, bits, true);
-  tag(36, "data");
-  dv.setUint32(40, body.byteLength, true);
-  out.set(body, 44);
-  return out;
-}
-
-/** A mono IEEE-float WAV file of `samples` (exact: no quantisation). */
-export function floatWav(samples: Float32Array, rate = 16000): Uint8Array {
-  return monoWav(
-    3,
-    32,
-    rate,
-    new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength),
-  );
-}
-
-/** A mono 16-bit PCM WAV file of `samples` (clipped to [-1, 1], scaled by 32767). */
-export function pcm16Wav(samples: Float32Array, rate = 16000): Uint8Array {
-  const pcm = new Int16Array(samples.length);
-  samples.forEach((v, i) => (pcm[i] = Math.round(Math.max(-1, Math.min(1, v)) * 32767)));
-  return monoWav(1, 16, rate, new Uint8Array(pcm.buffer));
-}
+/** The WAV writers, for the tests that write audio. */
+export { floatWav, pcm16Wav } from "../lib/io/wav.ts";

@@ -26,7 +26,8 @@ import {
 import { parseLabeledCsv } from "../lib/probe/labeled_set.ts";
 import { activityFigure, activityFigureSize } from "../lib/demo/activity.ts";
 import { intervalsOf, readEventProbe } from "../lib/demo/events_step.ts";
-import { levelCurve, mixClips, pcm16Wav, trimSilence } from "../lib/demo/mixtures.ts";
+import { levelCurve, mixClips, trimSilence } from "../lib/demo/mixtures.ts";
+import { pcm16Wav } from "../lib/io/wav.ts";
 import { decodeBytes } from "../lib/audio/decode.ts";
 import {
   type DemoReport,

@@ -17,7 +17,7 @@ import { Rng } from "../lib/rng.ts";
 import { writeNpyResult } from "../lib/embed/format.ts";
 import { logMelFrames } from "../lib/probe/events/logmel_frames.ts";
 import { eventsTsv, type SoundEvent } from "../lib/probe/events/strong_labels.ts";
-import { floatWav } from "../tests/_helpers.ts";
+import { floatWav } from "../lib/io/wav.ts";
 
 const RATE = 16000;
 

@@ -128,27 +128,3 @@ export function levelCurve(samples: Float32Array, hopMs = 40): number[] {
   const lo = sorted[Math.floor(sorted.length / 10)] ?? 0, hi = sorted.at(-1) ?? 0;
   return db.map((v) => (hi > lo ? Math.max(0, Math.min(1, (v - lo) / (hi - lo))) : 0));
 }
-
-/** A mono 16-bit PCM WAV file of 16 kHz `samples` (clipped to [-1, 1]). */
-export function pcm16Wav(samples: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(44 + 2 * samples.length);
-  const v = new DataView(bytes.buffer);
-  const tag = (o: number, s: string) =>
-    [...s].forEach((c, i) => v.setUint8(o + i, c.charCodeAt(0)));
-  tag(0, "RIFF");
-  v.setUint32(4, 36 + 2 * samples.length, true);
-  tag(8, "WAVEfmt ");
-  v.setUint32(16, 16, true); // fmt chunk size
-  v.setUint16(20, 1, true); // PCM
-  v.setUint16(22, 1, true); // mono
-  v.setUint32(24, TARGET_RATE, true);
-  v.setUint32(28, 2 * TARGET_RATE, true); // byte rate
-  v.setUint16(32, 2, true); // block align
-  v.setUint16(34, 16, true); // bits per sample
-  tag(36, "data");
-  v.setUint32(40, 2 * samples.length, true);
-  samples.forEach((s, i) =>
-    v.setInt16(44 + 2 * i, Math.round(Math.max(-1, Math.min(1, s)) * 32767), true)
-  );
-  return bytes;
-}
