@@ -6,7 +6,7 @@
  * features, so this measures the encoder and pooling, not decoding.
  *
  * `--family frame` measures ATST-Frame instead (random weights of the size):
- * the authors' scene embedding (ATST-FRAME-SPEC.md §4, last 12 blocks
+ * the authors' scene embedding (REFERENCE.md §8.5, last 12 blocks
  * through `norm_frame`, token mean per 1001-frame chunk, mean over chunks),
  * what `atst embed` gives for a frame model without `--frames`. Ours runs
  * lib/embed/frame_pooling.ts `sceneEmbedding` per clip, as `atst embed`

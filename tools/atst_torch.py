@@ -1,9 +1,9 @@
-"""The ATST reference in PyTorch, written once (shared/ATST-SPEC.md).
+"""The ATST reference in PyTorch, written once (docs/REFERENCE.md).
 
 Bottom up: the front end (spec section 1), the encoder (section 2: the
 authors' `AST` module, with their parameter names, so its state_dict is a
-checkpoint's), the ATST-Frame encoder and its embeddings (ATST-FRAME-SPEC.md
-sections 2 and 4: the authors' `FrameAST` and `embedding.py`), the
+checkpoint's), the ATST-Frame encoder and its embeddings (docs/REFERENCE.md
+sections 8.3 and 8.5: the authors' `FrameAST` and `embedding.py`), the
 projector/predictor heads, the views' resize crop and
 log-mixup-exp, and the teacher-student step (section 3: BYOL loss, AdamW as
 transformers writes it, EMA). The clip-embedding protocol (section 4.1) is
@@ -421,7 +421,7 @@ def train_step(student, teacher, x, lengths, state, lr, wd, ema):
 
 def compute_mask_indices(T, rng, mask_prob=0.65, mask_length=5, min_masks=2):
     """fairseq's compute_mask_indices for one sequence, mask_type "static", no_overlap False
-    (ATST-FRAME-SPEC.md section 5): bool [T] and the span starts drawn, numpy `rng`
+    (docs/REFERENCE.md §8.6): bool [T] and the span starts drawn, numpy `rng`
     (np.random.RandomState: fairseq's np.random calls)."""
     import numpy as np
 

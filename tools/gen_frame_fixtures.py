@@ -2,7 +2,7 @@
 
 Run with Debian's torch 1.13:  /usr/bin/python3 tools/gen_frame_fixtures.py [--out DIR]
 
-The reference FrameAST of tools/atst_torch.py (ATST-FRAME-SPEC.md section 2, the
+The reference FrameAST of tools/atst_torch.py (docs/REFERENCE.md §8.3, the
 authors' audio_transformer.py) and the authors' embedding.py protocol (section 4,
 `timestamp_embedding` / `scene_embedding` there), in float64 with random weights on
 one tiny shape (D=64, depth 2, 1 head: heads are not stored in the authors'

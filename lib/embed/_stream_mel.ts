@@ -1,7 +1,7 @@
 /**
  * Log-mel features of a whole clip read a range of frames at a time, equal
  * to the same frames of `logMel(samples)` (the top_db floor from the max
- * over the whole clip, ATST-FRAME-SPEC.md §1) without holding all of them:
+ * over the whole clip, REFERENCE.md §8.2) without holding all of them:
  * one pass finds the clip's maximum power, then each range is computed
  * from just the samples its windows read.
  *

@@ -106,7 +106,7 @@ export function embedSettings(model: EmbedModel, opts: EmbedOptions = {}): Embed
   };
 }
 
-/** {@link embedSettings} of an ATST-Frame model (ATST-FRAME-SPEC.md §4). */
+/** {@link embedSettings} of an ATST-Frame model (REFERENCE.md §8.5). */
 function frameSettings(model: EmbedModel, opts: EmbedOptions): EmbedSettings {
   const mode = opts.mode ?? "clip";
   if (opts.pool !== undefined && opts.pool !== "mean") {

@@ -1,5 +1,5 @@
 /**
- * The ATST-Frame embeddings (ATST-FRAME-SPEC.md §4, the authors'
+ * The ATST-Frame embeddings (REFERENCE.md §8.5, the authors'
  * embedding.py): the log-mel of the whole clip is cut into chunks of 1001
  * frames, each encoded on its own with its width as the length; the
  * timestamp embedding concatenates the last n blocks (through `norm_frame`)

@@ -1,6 +1,6 @@
 /**
  * What the two encoder families do differently before the blocks
- * (REFERENCE.md §2, ATST-FRAME-SPEC.md §2): ATST-Clip prepends a [CLS]
+ * (REFERENCE.md §2, REFERENCE.md §8.3): ATST-Clip prepends a [CLS]
  * token and adds positional rows 0..N; ATST-Frame has no [CLS], replaces
  * masked tokens by `mask_embed` (pre-training only) and adds rows 1..N.
  * The Encoder calls these; nothing else should.

@@ -79,7 +79,7 @@ export function encoderMetadata(
  * authors' torch files: Lightning pre-training `.ckpt` (teacher encoder),
  * fine-tuned `.ckpt` (`encoder.encoder.*`, ATST-C2F's
  * `encoder.encoder.frame_encoder.*`) or the plain form; the family and size
- * come from the keys and shapes (ATST-FRAME-SPEC.md §3). Any problem is a
+ * come from the keys and shapes (REFERENCE.md §8.4). Any problem is a
  * UserError (exit 2) naming the file and what is wrong, e.g. the missing or
  * misshapen tensor.
  */

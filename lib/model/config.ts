@@ -9,7 +9,7 @@
 /**
  * The model family: ATST-Clip (a [CLS] token, final norm `norm`) or
  * ATST-Frame (no [CLS], positions from row 1, final norm `norm_frame`;
- * ATST-FRAME-SPEC.md §2).
+ * REFERENCE.md §8.3).
  */
 export type EncoderFamily = "clip" | "frame";
 

@@ -1,7 +1,7 @@
 /**
  * The ATST encoder on TensorFlow.js, both families: ATST-Clip (the
  * reference's "AST" module, REFERENCE.md §2) and ATST-Frame ("FrameAST",
- * ATST-FRAME-SPEC.md §2), which differ only before the blocks (_family.ts)
+ * REFERENCE.md §8.3), which differ only before the blocks (_family.ts)
  * and in the name of the final norm.
  *
  * Read bottom-up: Linear, LayerNorm, Attention, MLP, Block, and the

@@ -117,7 +117,7 @@ function familyTitle(cfg: EncoderConfig): string {
 }
 
 /**
- * The family the keys show (ATST-FRAME-SPEC.md §3): `cls_token` and `norm`
+ * The family the keys show (REFERENCE.md §8.4): `cls_token` and `norm`
  * for ATST-Clip, `norm_frame` without `cls_token` for ATST-Frame. A mix of
  * both, or neither final norm, goes to `fail` naming the tensor.
  */

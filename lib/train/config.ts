@@ -56,7 +56,7 @@ export interface TrainConfig {
 }
 
 /**
- * Where the ATST-Frame recipe (ATST-FRAME-SPEC.md §5, small: 4 x 256 clips,
+ * Where the ATST-Frame recipe (REFERENCE.md §8.6, small: 4 x 256 clips,
  * 58 500 steps) differs from ATST-Clip's; everything else is shared.
  */
 export const FRAME_RECIPE = {

@@ -1,5 +1,5 @@
 /**
- * ATST-Frame's loss on tokens (ATST-FRAME-SPEC.md §5): the masks of a step
+ * ATST-Frame's loss on tokens (REFERENCE.md §8.6): the masks of a step
  * as tensors, the selection of the masked token outputs before the heads,
  * and the symmetric cross-view BYOL loss over them.
  *

@@ -1,5 +1,5 @@
 /**
- * ATST-Frame's token masks (ATST-FRAME-SPEC.md §5): fairseq's
+ * ATST-Frame's token masks (REFERENCE.md §8.6): fairseq's
  * `compute_mask_indices` with mask_type "static" and no_overlap False, one
  * mask per sample, shared by both of its views.
  *

@@ -1,5 +1,5 @@
 /**
- * ATST-Frame's training views (ATST-FRAME-SPEC.md §5, `aug_tea False,
+ * ATST-Frame's training views (REFERENCE.md §8.6, `aug_tea False,
  * aug_stu True`): one crop per clip; view 1 its plain log-mel, view 2 the
  * same crop through Mixup (view 2's memory) and a Random Resize Crop in
  * frequency only, so token k of both views covers the same frames. The

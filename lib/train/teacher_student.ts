@@ -188,7 +188,7 @@ export class TeacherStudent {
    * throws a UserError naming the step before anything is updated. In a
    * data-parallel run `x` is this rank's share (`p.shard`), with view 1
    * and view 2 of the same clips. With `p.tokenMask` (ATST-Frame,
-   * ATST-FRAME-SPEC.md §5) the student sees `mask_embed` at the masked
+   * REFERENCE.md §8.6) the student sees `mask_embed` at the masked
    * tokens, both networks keep only those ([M, D] into the heads) and the
    * loss compares them across the views.
    */
