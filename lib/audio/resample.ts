@@ -112,32 +112,80 @@ export function resample(
     throw new RangeError(`Sample rates must be positive integers, got ${from} and ${to}`);
   }
   if (from === to) return x;
-  const { orig, next, width, start, offset, taps } = kernelFor(
-    from,
-    to,
-    opts.lowpassFilterWidth ?? 6,
-    opts.rolloff ?? 0.99,
-  );
+  const kernel = kernelFor(from, to, opts.lowpassFilterWidth ?? 6, opts.rolloff ?? 0.99);
+  const { orig, next, width, start, offset, taps } = kernel;
   const n = x.length;
   const outLen = Math.ceil((next * n) / orig);
   const y = new Float32Array(outLen);
   // Output m = i * next + j uses phase j on the padded input from i * orig; padded
-  // index p maps to x[p - width] (zero outside the signal).
-  for (let i = 0, m = 0; m < outLen; i++) {
+  // index p maps to x[p - width] (zero outside the signal). Blocks [iLo, iHi) are the
+  // input steps whose every phase lies inside the signal and inside the output.
+  let minStart = Infinity, maxEnd = 0;
+  for (let j = 0; j < next; j++) {
+    minStart = Math.min(minStart, start[j]!);
+    maxEnd = Math.max(maxEnd, start[j]! + offset[j + 1]! - offset[j]!);
+  }
+  const blocks = Math.ceil(outLen / next);
+  const iLo = Math.min(blocks, Math.max(0, Math.ceil((width - minStart) / orig)));
+  const iHi = Math.max(
+    iLo,
+    Math.min(
+      Math.floor((n + width - maxEnd) / orig) + 1,
+      Math.floor(outLen / next),
+    ),
+  );
+  // Interior: eight blocks at a time, so one tap load feeds eight independent sums (a single
+  // sum is bound by the latency of its float64 adds). Each output still adds its products
+  // in tap order from 0, the order of the edge loop, so the bits do not depend on the path.
+  let i = iLo;
+  for (; i + 8 <= iHi; i += 8) {
     const base = i * orig - width;
-    for (let j = 0; j < next && m < outLen; j++, m++) {
+    for (let j = 0; j < next; j++) {
+      const f0 = base + start[j]!, f1 = f0 + orig, f2 = f1 + orig, f3 = f2 + orig;
+      const f4 = f3 + orig, f5 = f4 + orig, f6 = f5 + orig, f7 = f6 + orig;
+      const o0 = offset[j]!, len = offset[j + 1]! - o0;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+      for (let k = 0; k < len; k++) {
+        const t = taps[o0 + k]!;
+        a0 += x[f0 + k]! * t;
+        a1 += x[f1 + k]! * t;
+        a2 += x[f2 + k]! * t;
+        a3 += x[f3 + k]! * t;
+        a4 += x[f4 + k]! * t;
+        a5 += x[f5 + k]! * t;
+        a6 += x[f6 + k]! * t;
+        a7 += x[f7 + k]! * t;
+      }
+      const m = i * next + j;
+      y[m] = a0;
+      y[m + next] = a1;
+      y[m + 2 * next] = a2;
+      y[m + 3 * next] = a3;
+      y[m + 4 * next] = a4;
+      y[m + 5 * next] = a5;
+      y[m + 6 * next] = a6;
+      y[m + 7 * next] = a7;
+    }
+  }
+  edges(x, y, kernel, 0, iLo);
+  edges(x, y, kernel, i, blocks);
+  return y;
+}
+
+/** Blocks [i0, i1) one output at a time, skipping taps outside the signal (zero padding). */
+function edges(x: Float32Array, y: Float32Array, kernel: Kernel, i0: number, i1: number): void {
+  const { orig, next, width, start, offset, taps } = kernel;
+  const n = x.length, outLen = y.length;
+  for (let i = i0; i < i1; i++) {
+    const base = i * orig - width;
+    for (let j = 0, m = i * next; j < next && m < outLen; j++, m++) {
       const first = base + start[j]!;
       const o0 = offset[j]!;
       const len = offset[j + 1]! - o0;
       let acc = 0;
-      if (first >= 0 && first + len <= n) {
-        for (let k = 0; k < len; k++) acc += x[first + k]! * taps[o0 + k]!;
-      } else {
-        const hi = Math.min(len, n - first);
-        for (let k = Math.max(0, -first); k < hi; k++) acc += x[first + k]! * taps[o0 + k]!;
-      }
+      const hi = Math.min(len, n - first);
+      for (let k = Math.max(0, -first); k < hi; k++) acc += x[first + k]! * taps[o0 + k]!;
       y[m] = acc;
     }
   }
-  return y;
 }
