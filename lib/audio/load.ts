@@ -1,12 +1,16 @@
 /**
  * Audio file -> mono 16 kHz Float32Array: decode, downmix by mean, resample
- * with the torchaudio-compatible resampler (REFERENCE.md §1.1).
+ * with the torchaudio-compatible resampler (REFERENCE.md §1.1). PCM and
+ * float WAV files are read by range (wav_stream.ts), so {@link openAudio}
+ * gives any part of an hour-long WAV without holding the rest; other
+ * formats are decoded whole (audio-decode's decoders work on whole files).
  *
  * @module
  */
 import { InputError } from "../errors.ts";
 import { decodeBytes, DecodeError, downmix } from "./decode.ts";
 import { resample } from "./resample.ts";
+import { openWav } from "./wav_stream.ts";
 
 /** The model's sample rate. */
 export const TARGET_RATE = 16000;
@@ -52,13 +56,76 @@ function readFailure(err: unknown): string {
  * ```
  */
 export async function loadAudio(path: string): Promise<Audio> {
+  const src = await openAudio(path);
+  return { samples: src.read(0, src.length), sourceRate: src.sourceRate, channels: src.channels };
+}
+
+/** A file's mono 16 kHz samples, readable by range. */
+export interface AudioSource {
+  /** Samples at 16 kHz. */
+  readonly length: number;
+  /** Sample rate of the file before resampling. */
+  readonly sourceRate: number;
+  /** Channel count of the file before downmixing. */
+  readonly channels: number;
+  /** True when the samples are read from the file by range (a PCM or float WAV). */
+  readonly streamed: boolean;
+  /** Samples [start, end): the same values as those of {@link loadAudio}. */
+  read(start: number, end: number): Float32Array;
+}
+
+/**
+ * Opens one audio file as an {@link AudioSource}: a PCM or float WAV is
+ * read by range when asked, anything else is decoded whole now. Throws
+ * {@link InputError} naming the file as {@link loadAudio} does, also from
+ * `read` (a WAV cut short after it was opened).
+ *
+ * @example
+ * ```ts
+ * const src = await openAudio("hour.wav");
+ * const middle = src.read(src.length / 2, src.length / 2 + 16000); // 1 s, nothing else read
+ * ```
+ */
+export async function openAudio(path: string): Promise<AudioSource> {
+  let wav;
+  try {
+    wav = openWav(path);
+  } catch (err) {
+    if (err instanceof DecodeError) throw new InputError(path, err.reason);
+    throw new InputError(path, readFailure(err));
+  }
+  if (wav) {
+    const stream = wav;
+    return {
+      length: stream.length,
+      sourceRate: stream.sourceRate,
+      channels: stream.channels,
+      streamed: true,
+      read(start, end) {
+        try {
+          return stream.read(start, end);
+        } catch (err) {
+          if (err instanceof DecodeError) throw new InputError(path, err.reason);
+          if (err instanceof RangeError) throw err;
+          throw new InputError(path, readFailure(err));
+        }
+      },
+    };
+  }
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
     throw new InputError(path, readFailure(err));
   }
-  return await decodeToAudio(bytes, path);
+  const audio = await decodeToAudio(bytes, path);
+  return {
+    length: audio.samples.length,
+    sourceRate: audio.sourceRate,
+    channels: audio.channels,
+    streamed: false,
+    read: (start, end) => audio.samples.subarray(start, end),
+  };
 }
 
 /** Like {@link loadAudio} for bytes already in memory; `name` is used in errors. */
