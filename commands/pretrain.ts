@@ -49,7 +49,7 @@ Model and recipe (REFERENCE.md §3; --family frame: §8.6):
                       frame: ATST-Frame, one crop per clip, its plain and its
                       augmented view, one block mask per clip shared by both
                       (ratio ${FRAME_MASK.ratio}, spans of ${FRAME_MASK.span}, at least ${FRAME_MASK.minSpans}), loss on every
-                      masked token (default clip; one process only)
+                      masked token (default clip)
   --size S            ${ENCODER_SIZES.join("|")} encoder (default ${DEFAULTS.encoder.size})
   --steps N           optimiser steps (default ${DEFAULTS.steps})
   --batch B           clips per step; each gives two views (default ${DEFAULTS.batch})
@@ -76,8 +76,10 @@ Checkpoints and compute:
   --quiet             no progress line
 
 Data-parallel: start it under an MPI launcher (mpirun -np N, srun) to train one
-model with N ranks; --batch stays the global batch (a multiple of N) and --run
-must be on a filesystem every rank sees. Rank 0 writes the run directory.
+model with N ranks, either family; --batch stays the global batch (a multiple
+of N) and --run must be on a filesystem every rank sees. Rank 0 writes the run
+directory. The result is one process's on the whole batch (frame: the loss and
+BatchNorm over the masked tokens of all ranks).
 
 Learning rate: the default is the paper's linear scaling rule, 5e-4 * batch / 256,
 tuned for batches of 1536 over about 39 000 steps. For runs of minutes on small

@@ -28,6 +28,7 @@ export interface RunLogLine {
   step: number;
   loss: number;
   std_student: number;
+  std_teacher: number;
   [key: string]: number;
 }
 

@@ -4,7 +4,6 @@ import { encoderConfig } from "../lib/model/config.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { defaultTrainConfig, recipeDiff, type TrainConfig } from "../lib/train/config.ts";
 import { PretrainSession } from "../lib/train/pretrain.ts";
-import { checkFrameSolo } from "../lib/train/step_views.ts";
 import { cropFrames, memoryClips } from "../lib/train/views.ts";
 import { drawFrameViews } from "../lib/train/frame_views.ts";
 import { MixupMemory, renderView } from "../lib/train/views.ts";
@@ -142,12 +141,6 @@ Deno.test("a frame step with a non-finite loss stops naming the step", async () 
   await assert.rejects(() => tr.trainStep(), /Loss is not finite \(NaN\) at step 2/);
   assert.equal(tr.step, 1);
   tr.dispose();
-});
-
-Deno.test("a data-parallel frame run is refused in one line", () => {
-  assert.throws(() => checkFrameSolo(config(), 2), /--family frame runs in one process only/);
-  checkFrameSolo(config(), 1);
-  checkFrameSolo(defaultTrainConfig(), 4);
 });
 
 Deno.test("a run directory made before families existed resumes as ATST-Clip", async () => {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
-import { frameLoss, maskedTokens, stepMask } from "../lib/train/frame_loss.ts";
+import { SOLO } from "../lib/dist/world.ts";
+import { frameLoss, maskedTokens, rankTokenWeight, stepMask } from "../lib/train/frame_loss.ts";
 import {
   type Arr,
   fixture,
@@ -130,4 +131,51 @@ Deno.test("one ATST-Frame teacher-student step matches PyTorch (loss, AdamW, BN 
   );
   x.dispose();
   nets.dispose();
+});
+
+Deno.test("two ranks' frame losses weighted by their masked tokens average to the joined loss and gradient", () => {
+  // 7 masked tokens per view: rank 0 holds 2 of each view's, rank 1 the other 5.
+  const m = 7, d = 6, first = 2;
+  const student = tf.randomNormal([2 * m, d], 0, 1, "float32", 1) as tf.Tensor2D; // [2m, d]
+  const teacher = tf.randomNormal([2 * m, d], 0, 1, "float32", 2) as tf.Tensor2D; // [2m, d]
+  const rows = (t: tf.Tensor2D, a: number, n: number) =>
+    tf.tidy(() =>
+      tf.concat([tf.slice(t, [a, 0], [n, d]), tf.slice(t, [m + a, 0], [n, d])])
+    ) as tf.Tensor2D; // [2n, d]
+  /** Rows a..a+n of each view and their weight (the other rank's count added as MPI would). */
+  const share = (a: number, n: number) => {
+    const world = {
+      ...SOLO,
+      size: 2,
+      allreduce: (b: Float64Array) => void (b[0]! += 2 * m - 2 * n),
+    };
+    return { s: rows(student, a, n), t: rows(teacher, a, n), w: rankTokenWeight(2 * n, world) };
+  };
+  const before = tf.memory().numTensors;
+  const ranks = [share(0, first), share(first, m - first)];
+  assert.equal(rankTokenWeight(2 * m, SOLO), 1, "one process: no weight");
+  const joined = (s: tf.Tensor2D) => frameLoss(s, teacher);
+  const whole = tf.tidy(() => joined(student).dataSync()[0]!);
+  const gradWhole = tf.grad((s) => joined(s as tf.Tensor2D))(student); // [2m, d]
+  const losses = ranks.map((r) => tf.tidy(() => frameLoss(r.s, r.t, r.w).dataSync()[0]!));
+  assert.ok(Math.abs((losses[0]! + losses[1]!) / 2 - whole) < 1e-6, `${losses} vs ${whole}`);
+  assert.ok(Math.abs(losses[0]! - losses[1]!) > 1e-3, "the ranks' losses differ");
+  // The gradient averageGradients forms (the mean over ranks) is the joined loss's.
+  const grads = ranks.map((r) => tf.grad((s) => frameLoss(s as tf.Tensor2D, r.t, r.w))(r.s));
+  const mean = tf.tidy(() =>
+    tf.div(
+      tf.concat([
+        tf.slice(grads[0]!, [0, 0], [first, d]),
+        tf.slice(grads[1]!, [0, 0], [m - first, d]),
+        tf.slice(grads[0]!, [first, 0], [first, d]),
+        tf.slice(grads[1]!, [m - first, 0], [m - first, d]),
+      ]),
+      2,
+    )
+  ); // [2m, d], rows in the joined order
+  const err = maxAbsDiff(mean.dataSync() as Float32Array, gradWhole.dataSync() as Float32Array);
+  assert.ok(err < 1e-7, `gradient differs by ${err}`);
+  tf.dispose([gradWhole, mean, ...grads, ...ranks.flatMap((r) => [r.s, r.t])]);
+  assert.equal(tf.memory().numTensors, before, "tensors after the two ranks' losses");
+  tf.dispose([student, teacher]);
 });

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Tensor1D, type Tensor2D, type Tensor3D, tf } from "../backend/tf.ts";
+import type { Collective } from "../dist/world.ts";
 import { byolLoss } from "./loss.ts";
 import { maskedIndices } from "./frame_masks.ts";
 
@@ -55,14 +56,33 @@ export function maskedTokens(tokens: Tensor3D, index: Tensor1D): Tensor2D {
  * `teacher` [M, d] hold view 1's masked tokens then view 2's (the same
  * positions, since both views share the mask); the mean over the two
  * pairs (teacher view a, student view b != a) of 2 - 2 * mean cosine. It
- * is ATST-Clip's BYOL loss with tokens for clips.
+ * is ATST-Clip's BYOL loss with tokens for clips. `weight` scales it: a
+ * rank's {@link rankTokenWeight} in a data-parallel step.
  */
-export function frameLoss(student: Tensor2D, teacher: Tensor2D): Scalar {
+export function frameLoss(student: Tensor2D, teacher: Tensor2D, weight = 1): Scalar {
   if (student.shape[0] % 2 !== 0 || student.shape[0] !== teacher.shape[0]) {
     throw new Error(
       `Frame loss: ${student.shape[0]} student and ${teacher.shape[0]} teacher rows, ` +
         `expected two equal halves`,
     );
   }
-  return byolLoss(student, teacher);
+  if (weight === 1) return byolLoss(student, teacher);
+  return tf.tidy(() => tf.mul(byolLoss(student, teacher), weight) as Scalar);
+}
+
+/**
+ * The weight of this rank's frame loss in a data-parallel step, where
+ * `tokens` are its masked-token rows and the ranks' counts differ:
+ * `size * tokens / total`, with `total` the rows of every rank (one
+ * allreduce). The frame loss is a mean over the masked tokens of the whole
+ * batch, so the joined loss is the ranks' means weighted by `tokens / total`;
+ * the extra factor `size` makes the mean over ranks of the weighted losses,
+ * and of their gradients (which averageGradients forms), that loss and its
+ * gradient. 1 in one process.
+ */
+export function rankTokenWeight(tokens: number, world: Collective): number {
+  if (world.size === 1) return 1;
+  const total = Float64Array.of(tokens);
+  world.allreduce(total);
+  return (world.size * tokens) / total[0]!;
 }

@@ -18,7 +18,9 @@
  * batch. Every rank draws every view of a step (the draws and mixup
  * memories are those of one process) and renders and trains on its own
  * share of the clips; gradients are averaged, the heads' BatchNorm is
- * synchronised, and rank 0 alone writes the run directory.
+ * synchronised, and rank 0 alone writes the run directory. ATST-Frame's
+ * masks are functions of (seed, step, sample) and its loss is weighted by
+ * each rank's masked tokens, so every family trains as in one process.
  *
  * @module
  */
@@ -54,7 +56,7 @@ import {
   MixupMemory,
   type ViewContext,
 } from "./views.ts";
-import { checkFrameSolo, frameFeed, Sampler, type Share, STREAM, ViewFeed } from "./step_views.ts";
+import { frameFeed, Sampler, type Share, STREAM, ViewFeed } from "./step_views.ts";
 
 /** A step's log line, with the seconds the step waited for its views. */
 export interface StepLine extends LogLine {
@@ -110,7 +112,6 @@ export class PretrainSession {
     if (cfg.batch % this.#world.size !== 0) {
       throw new Error(`Batch ${cfg.batch} is not a multiple of ${this.#world.size} ranks`);
     }
-    checkFrameSolo(cfg, this.#world.size);
     this.nets = new TeacherStudent(cfg.encoder, cfg.heads, cfg.seed, { world: this.#world });
     this.memories = [
       new MixupMemory({ capacity: cfg.mixupMemory }),
@@ -271,7 +272,6 @@ export async function pretrain(
     agree(world, async () => lead ? await fn() : undefined);
   const say = (m: string) => lead && console.error(m);
   // Ranks: one config, one run directory.
-  await agree(world, () => Promise.resolve(checkFrameSolo(cfg, world.size)));
   checkSameSettings(world, cfg);
   await checkSharedDir(world, runDir);
   // Config: the run directory's config.json, written first.

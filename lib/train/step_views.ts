@@ -18,7 +18,6 @@ import type { ClipTable } from "./cache_shards.ts";
 import { drawFrameViews } from "./frame_views.ts";
 import { blockMask, FRAME_MASK, type MaskRecipe } from "./frame_masks.ts";
 import type { TrainConfig } from "./config.ts";
-import { UserError } from "../errors.ts";
 import {
   cropFrames,
   type CropRef,
@@ -41,19 +40,6 @@ export function frameFeed(
   if (encoder.family !== "frame") return undefined;
   const tokens = Math.floor(cropFrames(cropSamples(cfg.cropSeconds)) / encoder.patchFrames);
   return { recipe: mask ?? FRAME_MASK, tokens };
-}
-
-/**
- * Refuses a data-parallel ATST-Frame run: its loss and monitors average
- * over masked tokens, whose count differs by rank, so the allreduced
- * values would not be those of one process.
- */
-export function checkFrameSolo(cfg: Pick<TrainConfig, "encoder">, ranks: number): void {
-  if (cfg.encoder.family === "frame" && ranks > 1) {
-    throw new UserError(
-      "pretrain --family frame runs in one process only; start it without the MPI launcher",
-    );
-  }
 }
 
 /** Clip index of sample `k` of the run: a fresh permutation every epoch. */

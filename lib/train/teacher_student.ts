@@ -19,7 +19,7 @@ import { type Collective, sharedFailure, SOLO } from "../dist/world.ts";
 import { AdamW } from "./adamw.ts";
 import type { HeadWidths } from "./config.ts";
 import { byolLoss, emaUpdate, normalizedSums, outputStd, stdFromSums } from "./loss.ts";
-import { frameLoss, maskedTokens, stepMask } from "./frame_loss.ts";
+import { frameLoss, maskedTokens, rankTokenWeight, stepMask } from "./frame_loss.ts";
 
 /** Per-step hyper-parameters and drop-path seeds. */
 export interface StepParams {
@@ -190,7 +190,9 @@ export class TeacherStudent {
    * and view 2 of the same clips. With `p.tokenMask` (ATST-Frame,
    * REFERENCE.md §8.6) the student sees `mask_embed` at the masked
    * tokens, both networks keep only those ([M, D] into the heads) and the
-   * loss compares them across the views.
+   * loss compares them across the views; over several ranks the loss is a
+   * mean over the masked tokens of all ranks and the heads' BatchNorm
+   * runs over all of them, as in one process on the whole batch.
    */
   async step(x: Tensor3D, lengths: number[], p: StepParams): Promise<StepStats> {
     const { teacher, student } = this;
@@ -205,6 +207,9 @@ export class TeacherStudent {
       )
       : null;
     const pool = (tokens: Tensor3D) => frame ? maskedTokens(tokens, frame.index) : cls(tokens);
+    // Ranks hold different numbers of masked tokens: each rank's loss is weighted by its share
+    // of them (ATST-Clip's shares are equal rows, so its per-rank means need no weight).
+    const weight = frame ? rankTokenWeight(frame.index.size, this.#world) : 1;
     const tOut = tf.tidy(() => {
       const tokens = teacher.encoder.forward(x, lengths, {
         training: true,
@@ -223,7 +228,7 @@ export class TeacherStudent {
       }); // [2B, lead+N, D]
       const z = student.projector.forward(pool(tokens), { training: true }); // [2B or M, out]
       pred = tf.keep(student.predictor!.forward(z, { training: true })); // [2B or M, out]
-      return frame ? frameLoss(pred, tOut) : byolLoss(pred, tOut);
+      return frame ? frameLoss(pred, tOut, weight) : byolLoss(pred, tOut);
     }, [...this.#studentParams.values()]);
     if (frame) tf.dispose([frame.mask, frame.index]);
     const stats = this.#world.size > 1
@@ -273,7 +278,8 @@ export class TeacherStudent {
     this.#world.allreduce(buf);
     const n = buf[1]!;
     return {
-      // Equal shares: the mean of the ranks' losses is the loss of the joined batch.
+      // Equal shares (ATST-Clip) or losses weighted by masked tokens (ATST-Frame): the mean of
+      // the ranks' losses is the loss of the joined batch.
       loss: Math.fround(buf[0]! / this.#world.size),
       stdStudent: Math.fround(stdFromSums(buf.subarray(2, 2 + d), n)),
       stdTeacher: Math.fround(stdFromSums(buf.subarray(2 + d), n)),
