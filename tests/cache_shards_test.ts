@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadAudio } from "../lib/audio/load.ts";
+import { decodeToAudio, loadAudio, LONG_SAMPLES } from "../lib/audio/load.ts";
+import { shardName, ShardWriter } from "../lib/train/cache_shards.ts";
 import { prepareData } from "../lib/train/data.ts";
 import { fixture } from "./_helpers.ts";
+import { writeLongWav } from "./_long_wav.ts";
 
 /** Six fixture recordings and one unreadable file: 7 inputs, one shard each. */
 const FILES = [
@@ -126,6 +128,58 @@ Deno.test("`-` reads the file list from stdin, and other stdin is other inputs",
     const fewer = await prepareData(["-"], cache, { ...quiet, stdin: stdinOf(FILES[0]!) });
     assert.equal(fewer.built, true, "other paths on stdin rebuild it");
     assert.equal(fewer.index.clips.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a WAV longer than two minutes goes into its shard a chunk at a time, as decoded whole", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "atst_cache_" });
+  try {
+    const long = join(dir, "long.wav");
+    await writeLongWav(long, { seconds: 150, rate: 22050, channels: 2 });
+    // The reference: audio-decode on the whole file's bytes, as before streaming.
+    const whole = (await decodeToAudio(await Deno.readFile(long), long)).samples;
+    assert.ok(whole.length > LONG_SAMPLES, "the file is past the streaming threshold");
+    const files = [fixture("audio", "short_700.wav"), long, fixture("audio", "mono_8k.wav")];
+    for (const jobs of [1, 2]) {
+      await t.step(`with ${jobs} decoding worker(s)`, async () => {
+        const data = await prepareData([await writeList(dir, files)], join(dir, `c${jobs}`), {
+          ...quiet,
+          jobs,
+        });
+        assert.equal(data.index.clips.length, 3);
+        for (const [c, clip] of data.index.clips.entries()) {
+          const want = clip.path === long ? whole : (await loadAudio(clip.path)).samples;
+          assert.equal(data.clips.length(c), want.length, clip.path);
+          assert.deepEqual(data.clips.read(c, 0, want.length), want, clip.path);
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a clip that fails part-way through its chunks leaves nothing in the shard", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "atst_cache_" });
+  try {
+    const w = new ShardWriter(dir, 0, 0, 3);
+    await w.append(0, Float32Array.of(1, 2));
+    const failing = function* () {
+      yield Float32Array.of(9, 9, 9);
+      throw new Error("read failed");
+    };
+    await assert.rejects(() => w.appendChunks(1, failing()), /read failed/);
+    w.skip(1, "read failed");
+    await w.appendChunks(2, [Float32Array.of(3), Float32Array.of(4, 5)]);
+    const rec = await w.finish();
+    assert.deepEqual(rec.clips, [
+      { input: 0, offset: 0, samples: 2 },
+      { input: 2, offset: 2, samples: 3 },
+    ]);
+    const bytes = await Deno.readFile(join(dir, shardName(0, ".f32")));
+    assert.deepEqual(new Float32Array(bytes.buffer), Float32Array.of(1, 2, 3, 4, 5));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

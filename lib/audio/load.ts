@@ -75,6 +75,25 @@ export interface AudioSource {
 }
 
 /**
+ * Files longer than this (16 kHz samples, 2 min) are read by range where the
+ * consumer can take them so: the cache build appends them a chunk at a
+ * time, `embed --frames` streams them.
+ */
+export const LONG_SAMPLES = 120 * TARGET_RATE;
+
+/**
+ * The samples of `src` in order, `size` at a time (default 30 s).
+ *
+ * @example
+ * ```ts
+ * for (const part of audioChunks(await openAudio("hour.wav"))) write(part);
+ * ```
+ */
+export function* audioChunks(src: AudioSource, size = 30 * TARGET_RATE): Generator<Float32Array> {
+  for (let s = 0; s < src.length; s += size) yield src.read(s, Math.min(src.length, s + size));
+}
+
+/**
  * Opens one audio file as an {@link AudioSource}: a PCM or float WAV is
  * read by range when asked, anything else is decoded whole now. Throws
  * {@link InputError} naming the file as {@link loadAudio} does, also from

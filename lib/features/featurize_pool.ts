@@ -7,7 +7,7 @@
  * @module
  */
 import { InputError, UserError } from "../errors.ts";
-import { loadAudio } from "../audio/load.ts";
+import { openAudio } from "../audio/load.ts";
 import { writeNpy } from "../io/npy.ts";
 import { DEFAULT_MEL, type Features, logMel, type MelConfig } from "./mel.ts";
 import { orderedMap, WorkerPool } from "./worker_pool.ts";
@@ -27,12 +27,18 @@ export interface AudioJob {
   maxSeconds?: number | null;
   /** A file without samples is an error (rather than empty output). */
   requireAudio?: boolean;
+  /**
+   * A WAV longer than this many 16 kHz samples is not read: the reply says
+   * `streamed`, and the caller reads it by range (lib/audio/load.ts `openAudio`).
+   */
+  streamAbove?: number;
 }
 
 /** What {@link loadFile} gives back: `seconds` is the whole file's length at 16 kHz. */
 export type AudioReply =
   | { sourceRate: number; channels: number; seconds: number; samples: Float32Array }
   | { sourceRate: number; channels: number; seconds: number; features: Features }
+  | { sourceRate: number; channels: number; seconds: number; streamed: true }
   | { error: { path: string; reason: string } };
 
 /**
@@ -48,22 +54,31 @@ export type AudioReply =
 export async function loadFile(job: AudioJob): Promise<AudioReply> {
   const mel = job.mel ?? DEFAULT_MEL;
   try {
-    const { sourceRate, channels, samples: all } = await loadAudio(job.path);
-    let samples = all;
-    const seconds = samples.length / mel.sampleRate;
-    if (job.requireAudio && samples.length === 0) {
+    // A WAV is read by range: only the part used (a centre crop) is ever decoded.
+    const src = await openAudio(job.path);
+    const n = src.length;
+    const base = {
+      sourceRate: src.sourceRate,
+      channels: src.channels,
+      seconds: n / mel.sampleRate,
+    };
+    if (job.requireAudio && n === 0) {
       throw new InputError(job.path, "the file holds no audio samples");
     }
-    if (job.output === "samples") return { sourceRate, channels, seconds, samples };
+    if (job.streamAbove !== undefined && src.streamed && n > job.streamAbove) {
+      return { ...base, streamed: true };
+    }
+    if (job.output === "samples") return { ...base, samples: src.read(0, n) };
+    let start = 0, end = n;
     if (job.maxSeconds !== undefined && job.maxSeconds !== null) {
       const keep = Math.floor(job.maxSeconds * mel.sampleRate);
       // The reference's centre crop: start = (N - max) // 2, no padding.
-      if (samples.length > keep) {
-        const start = Math.floor((samples.length - keep) / 2);
-        samples = samples.subarray(start, start + keep);
+      if (n > keep) {
+        start = Math.floor((n - keep) / 2);
+        end = start + keep;
       }
     }
-    return { sourceRate, channels, seconds, features: logMel(samples, mel) };
+    return { ...base, features: logMel(src.read(start, end), mel) };
   } catch (err) {
     if (err instanceof InputError) return { error: { path: err.path, reason: err.reason } };
     throw err;

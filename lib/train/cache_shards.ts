@@ -118,11 +118,34 @@ export class ShardWriter {
 
   /** Appends input `input`'s samples. */
   async append(input: number, samples: Float32Array): Promise<void> {
-    this.#file ??= await Deno.open(this.#tmp, { write: true, create: true, truncate: true });
-    const bytes = f32Bytes(samples);
-    for (let at = 0; at < bytes.length;) at += await this.#file.write(bytes.subarray(at));
-    this.record.clips.push({ input, offset: this.#samples, samples: samples.length });
-    this.#samples += samples.length;
+    await this.appendChunks(input, [samples]);
+  }
+
+  /**
+   * Appends input `input`'s samples as they come, a chunk at a time (a long
+   * file is never held whole). When `chunks` throws part-way, the shard is
+   * cut back to its previous clip and the error rethrown.
+   */
+  async appendChunks(input: number, chunks: Iterable<Float32Array>): Promise<void> {
+    const file = this.#file ??= await Deno.open(this.#tmp, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    let samples = 0;
+    try {
+      for (const chunk of chunks) {
+        const bytes = f32Bytes(chunk);
+        for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        samples += chunk.length;
+      }
+    } catch (err) {
+      await file.truncate(this.#samples * 4);
+      await file.seek(this.#samples * 4, Deno.SeekMode.Start);
+      throw err;
+    }
+    this.record.clips.push({ input, offset: this.#samples, samples });
+    this.#samples += samples;
   }
 
   /** Records input `input` as skipped. */

@@ -9,6 +9,8 @@
  */
 import { join } from "node:path";
 import { expandInputs } from "../audio/inputs.ts";
+import { audioChunks, LONG_SAMPLES, openAudio } from "../audio/load.ts";
+import { InputError } from "../errors.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
 import { agree, type Collective, SOLO } from "../dist/world.ts";
@@ -171,6 +173,7 @@ async function decodeShards(
       const input = inputs[i++]!, k = Math.floor(input / per);
       writer ??= new ShardWriter(cacheDir, k, k * per, Math.min(files.length, (k + 1) * per));
       if ("samples" in r) await writer.append(input, r.samples);
+      else if ("streamed" in r) await appendLong(writer, input, files[input]!);
       else if ("error" in r) writer.skip(input, r.error.reason);
       if (input === writer.record.end - 1) {
         await writer.finish();
@@ -186,9 +189,30 @@ async function decodeShards(
   return inputs.length;
 }
 
-/** Decodes `paths` to 16 kHz samples in order: here (jobs 1) or on a pool of workers. */
+/**
+ * Appends a long WAV to the shard on this thread, read and resampled 30 s
+ * at a time, so a 2-hour file costs a chunk of memory, not the whole file.
+ */
+async function appendLong(writer: ShardWriter, input: number, path: string): Promise<void> {
+  try {
+    await writer.appendChunks(input, audioChunks(await openAudio(path)));
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    writer.skip(input, err.reason);
+  }
+}
+
+/**
+ * Decodes `paths` to 16 kHz samples in order: here (jobs 1) or on a pool of
+ * workers; a WAV longer than LONG_SAMPLES comes back `streamed`, unread.
+ */
 async function* decodeInOrder(paths: string[], jobs?: number): AsyncGenerator<AudioReply> {
-  const job = (path: string): AudioJob => ({ path, output: "samples", requireAudio: true });
+  const job = (path: string): AudioJob => ({
+    path,
+    output: "samples",
+    requireAudio: true,
+    streamAbove: LONG_SAMPLES,
+  });
   const n = Math.min(jobs ?? navigator.hardwareConcurrency, paths.length);
   if (n <= 1) {
     for (const p of paths) yield await loadFile(job(p));
