@@ -37,6 +37,8 @@ export interface EventRunFlags {
   audioDir?: string;
   threshold: number;
   medianMs: number;
+  /** Memory for the train frames held at once (MB). */
+  bufferMB: number;
   cache: string | null;
   /** performance.now() when the command started. */
   t0: number;
@@ -51,39 +53,44 @@ export async function runEvents(tsv: string, f: EventRunFlags): Promise<number> 
   let table = f.embeddings !== undefined
     ? await readFrameEmbeddings(f.embeddings, set.files)
     : undefined;
-  const backend = await useBackend(f.backendName, { quiet: f.quiet });
-  table ??= await frameEmbeddingsWithModel(f.model!, set.files, {
-    cache: f.cache,
-    quiet: f.quiet,
-  });
-  const embedSeconds = (performance.now() - tEmbed) / 1000;
-
-  const cfg = protocolConfig(f.protocol, { epochs: f.epochsFlag, seed: f.seed });
-  const progress = foldProgress(cfg.epochs, !f.quiet);
-  const tTrain = performance.now();
-  const outcome = await evaluateEvents(set, table, cfg, {
-    threshold: f.threshold,
-    medianMs: f.medianMs,
-    gemm: chooseGemm(set.classes.length),
-    onEpoch: progress.onEpoch,
-  });
-  progress.done();
-  const report = buildEventReport({
-    tool: "atst probe",
-    set,
-    table,
-    cfg,
-    outcome,
-    modelPath: f.model,
-    backend,
-    timing: {
-      embedSeconds,
-      trainSeconds: (performance.now() - tTrain) / 1000,
-      totalSeconds: (performance.now() - f.t0) / 1000,
-    },
-  });
-  if (f.predPath) await writeText(f.predPath, predictionsTsv(set, outcome));
-  await writeText(f.reportPath, JSON.stringify(report, null, 2) + "\n");
-  console.error(formatEventTable(report));
+  try {
+    const backend = await useBackend(f.backendName, { quiet: f.quiet });
+    table ??= await frameEmbeddingsWithModel(f.model!, set.files, {
+      cache: f.cache,
+      quiet: f.quiet,
+    });
+    const embedSeconds = (performance.now() - tEmbed) / 1000;
+    const cfg = protocolConfig(f.protocol, { epochs: f.epochsFlag, seed: f.seed });
+    const progress = foldProgress(cfg.epochs, !f.quiet);
+    const tTrain = performance.now();
+    const outcome = await evaluateEvents(set, table, cfg, {
+      threshold: f.threshold,
+      medianMs: f.medianMs,
+      bufferMB: f.bufferMB,
+      gemm: chooseGemm(set.classes.length),
+      onEpoch: progress.onEpoch,
+    });
+    progress.done();
+    const report = buildEventReport({
+      tool: "atst probe",
+      set,
+      table,
+      cfg,
+      outcome,
+      modelPath: f.model,
+      backend,
+      timing: {
+        embedSeconds,
+        trainSeconds: (performance.now() - tTrain) / 1000,
+        totalSeconds: (performance.now() - f.t0) / 1000,
+      },
+    });
+    if (f.predPath) await writeText(f.predPath, predictionsTsv(set, outcome));
+    await writeText(f.reportPath, JSON.stringify(report, null, 2) + "\n");
+    console.error(formatEventTable(report));
+  } finally {
+    // Temporary copies (jsonl input, --no-cache) go, whatever happened.
+    await table?.close();
+  }
   return 0;
 }

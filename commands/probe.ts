@@ -19,6 +19,7 @@ import { checkFolds, planFolds } from "../lib/probe/splits.ts";
 import { buildReport, formatTable, predictionsCsv } from "../lib/probe/report.ts";
 import { isStrongLabelHeader } from "../lib/probe/events/strong_labels.ts";
 import { DEFAULT_MEDIAN_MS, DEFAULT_THRESHOLD } from "../lib/probe/events/post_processing.ts";
+import { DEFAULT_BUFFER_MB } from "../lib/probe/events/evaluate_events.ts";
 
 const HELP = `atst probe: linear evaluation of embeddings on a labeled set
 
@@ -46,6 +47,13 @@ segment-based F1 and error rate (1 s segments), event-based F1 (onset collar
 200 ms, offset collar max(200 ms, 20 % of the length), micro and macro),
 onset-only event F1 (200 ms, as HEAR reports DCASE 2016 task 2) and
 frame-level mAP; per fold, mean and std.
+Memory does not grow with the number of files: frames are read from disk
+(the npy folder, the --model cache, or a temporary copy of a jsonl file or
+of --no-cache frames) one file at a time. Training holds at most
+--buffer-mb of frames; when a fold's train frames fit they are read once,
+otherwise every epoch reads the files in a seeded order, a buffer at a time,
+shuffled within the buffer. Validation and test are scored file by file;
+only one probability and target per frame and class stay (for frame mAP).
 
 Splits: with a 'fold' column each fold is test once, the next fold is
 validation, the rest train; mean and std over folds are reported. With a
@@ -70,6 +78,8 @@ Flags:
                      the TSV's folder)
   --threshold P      events: frame probability threshold (default ${DEFAULT_THRESHOLD})
   --median-ms MS     events: median filter length (default ${DEFAULT_MEDIAN_MS}; 0 = none)
+  --buffer-mb MB     events: memory for the train frames held at once
+                     (default ${DEFAULT_BUFFER_MB}; 350 000 frames of 192 values)
   --epochs N         override the protocol's epochs (100 reference, 200 evar)
   --seed N           seed for splits, shuffles and init (default 0)
   --report FILE      write the JSON report here (default: stdout)
@@ -110,6 +120,7 @@ export async function run(args: string[]): Promise<number> {
     audio: { type: "string" },
     threshold: { type: "string" },
     "median-ms": { type: "string" },
+    "buffer-mb": { type: "string" },
   });
   if (help) {
     console.log(HELP);
@@ -147,11 +158,12 @@ export async function run(args: string[]): Promise<number> {
       audioDir: str(values, "audio"),
       threshold: num(values, "threshold", DEFAULT_THRESHOLD, { min: 0, max: 1 }),
       medianMs: num(values, "median-ms", DEFAULT_MEDIAN_MS, { min: 0 }),
+      bufferMB: num(values, "buffer-mb", DEFAULT_BUFFER_MB, { min: 0.001 }),
       cache: values["no-cache"] === true ? null : str(values, "cache", ".atst-cache"),
       t0,
     });
   }
-  for (const flag of ["audio", "threshold", "median-ms"]) {
+  for (const flag of ["audio", "threshold", "median-ms", "buffer-mb"]) {
     if (values[flag] !== undefined) {
       throw new UserError(`--${flag} applies to strong labels (--task events) only`);
     }

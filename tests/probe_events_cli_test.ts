@@ -148,9 +148,11 @@ Deno.test("atst probe refuses bad strong labels with one line, exit 2 and nothin
 
 Deno.test("frame embeddings from a checkpoint equal embed --frames, come back from the cache, and free their tensors", async () => {
   const { tf } = await import("../lib/backend/tf.ts");
-  const { frameEmbeddingsWithModel, readFrameEmbeddings } = await import(
+  const { frameEmbeddingsWithModel, loadFrames, readFrameEmbeddings } = await import(
     "../lib/probe/events/frame_embeddings.ts"
   );
+  type Table = Awaited<ReturnType<typeof readFrameEmbeddings>>;
+  const loadAll = (t: Table) => Promise.all(t.files.map((f) => loadFrames(f, t.dim)));
   const dir = await Deno.makeTempDir({ prefix: "probe_events_frames_" });
   try {
     const tsv = await writeEventSet(dir, { files: 3, seconds: 2, seed: 5, folds: 0 });
@@ -161,7 +163,10 @@ Deno.test("frame embeddings from a checkpoint equal embed --frames, come back fr
     assert.equal(tf.memory().numTensors, before, "no tensors left behind");
     const again = await frameEmbeddingsWithModel(MODEL, set.files, { cache, quiet: true });
     assert.deepEqual(again.files, first.files);
-    assert.deepEqual([...first.files[0]!.timesMs.subarray(0, 3)], [15, 55, 95]);
+    const firstFrames = await loadAll(first);
+    assert.deepEqual(await loadAll(again), firstFrames);
+    assert.deepEqual([...firstFrames[0]!.timesMs.subarray(0, 3)], [15, 55, 95]);
+    assert.ok(first.files.every((f) => f.dataPath.startsWith(cache)), "read from the cache");
     const r = await runCli([
       "embed",
       "--model",
@@ -174,11 +179,20 @@ Deno.test("frame embeddings from a checkpoint equal embed --frames, come back fr
     assert.equal(r.code, 0, r.stderr);
     const read = await readFrameEmbeddings(join(dir, "fr"), set.files);
     // The CLI may pick another backend (native): equal within float32 round-off.
-    read.files.forEach((f, i) => {
-      assert.deepEqual(f.timesMs, first.files[i]!.timesMs);
-      assert.ok(maxAbsDiff(f.data, first.files[i]!.data) < 1e-4);
+    (await loadAll(read)).forEach((f, i) => {
+      assert.deepEqual(f.timesMs, firstFrames[i]!.timesMs);
+      assert.ok(maxAbsDiff(f.data, firstFrames[i]!.data) < 1e-4);
     });
     assert.equal(read.modelSha256, first.modelSha256);
+    // Without a cache the frames go to a temporary folder that close() removes.
+    const temp = await frameEmbeddingsWithModel(MODEL, set.files, { cache: null, quiet: true });
+    assert.deepEqual(
+      (await loadAll(temp)).map((f) => f.timesMs),
+      firstFrames.map((f) => f.timesMs),
+    );
+    assert.ok(await exists(temp.files[0]!.dataPath));
+    await temp.close();
+    assert.ok(!(await exists(temp.files[0]!.dataPath)), "temporary frames removed");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

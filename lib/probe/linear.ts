@@ -149,6 +149,60 @@ function activateSigmoid(row: Float32Array): void {
   for (let c = 0; c < row.length; c++) row[c] = 1 / (1 + Math.exp(-row[c]!));
 }
 
+/** One batch of a {@link TrainSource}: `x` `[rows, dim]` (standardised in place by the trainer), `y` `[rows, classes]`. */
+export interface TrainBatch {
+  x: Float32Array;
+  y: Float32Array;
+  rows: number;
+}
+
+/**
+ * Training examples as {@link fitStreamed} reads them: shuffled batches per
+ * epoch and the standardisation statistics, so that the examples need not
+ * all be in memory (the events probe streams frames from disk).
+ */
+export interface TrainSource {
+  /** Examples per epoch. */
+  n: number;
+  /**
+   * The batches of `epoch` (1-based), shuffled with `rng` (the probe's
+   * generator, shared with the initial weights). A batch's arrays are
+   * valid until the next batch is requested.
+   */
+  epoch(epoch: number, rng: Rng, batchSize: number): AsyncIterable<TrainBatch>;
+  /** Per-feature mean and 1 / population std over all examples (see meanStd). */
+  meanStd(): Promise<{ mean: Float32Array; invStd: Float32Array }>;
+}
+
+/** In-memory examples as a {@link TrainSource}: one permutation of all rows per epoch. */
+export function arraySource(train: ProbeData, dim: number, classes: number): TrainSource {
+  const [E, C] = [dim, classes];
+  return {
+    n: train.n,
+    meanStd: () => Promise.resolve(meanStd(train.x, train.n, E)),
+    async *epoch(_epoch, rng, batchSize) {
+      const rows = Math.min(train.n, batchSize + 1);
+      const xb = new Float32Array(rows * E), yb = new Float32Array(rows * C);
+      for (const idx of batches(rng.permutation(train.n), batchSize)) {
+        const B = idx.length;
+        for (let i = 0; i < B; i++) {
+          xb.set(train.x.subarray(idx[i]! * E, (idx[i]! + 1) * E), i * E);
+          yb.set(train.y.subarray(idx[i]! * C, (idx[i]! + 1) * C), i * C);
+        }
+        yield { x: xb.subarray(0, B * E), y: yb.subarray(0, B * C), rows: B }; // [B, E], [B, C]
+      }
+    },
+  };
+}
+
+/** Options of {@link fitLinear} and {@link fitStreamed}. */
+export interface FitOptions {
+  gemm?: Gemm;
+  onEpoch?: (log: EpochLog) => void;
+  /** Initial weights `[dim, classes]` instead of N(0, initStd) draws (for golden tests). */
+  initWeight?: Float32Array;
+}
+
 /**
  * Trains a linear probe on `train`, choosing the epoch (or, for `evar`,
  * stopping early) by the metric on `valid`.
@@ -159,26 +213,57 @@ function activateSigmoid(row: Float32Array): void {
  * const scores = await predictProbe(fit.probe, test.x, test.n);
  * ```
  */
-export async function fitLinear(
+export function fitLinear(
   data: { train: ProbeData; valid: ProbeData; dim: number; classes: number; multiLabel: boolean },
   cfg: ProbeConfig,
-  opts: {
-    gemm?: Gemm;
-    onEpoch?: (log: EpochLog) => void;
-    /** Initial weights `[dim, classes]` instead of N(0, initStd) draws (for golden tests). */
-    initWeight?: Float32Array;
-  } = {},
+  opts: FitOptions = {},
 ): Promise<FitResult> {
-  const { train, valid, dim: E, classes: C, multiLabel } = data;
+  const { train, valid, dim, classes, multiLabel } = data;
+  const gemm = opts.gemm ?? jsGemm;
+  return fitStreamed(
+    {
+      train: arraySource(train, dim, classes),
+      validMetric: async (probe) =>
+        probeMetric(
+          await predictProbe(probe, valid.x, valid.n, gemm),
+          valid.y,
+          classes,
+          multiLabel,
+        ),
+      dim,
+      classes,
+      multiLabel,
+    },
+    cfg,
+    opts,
+  );
+}
+
+/**
+ * {@link fitLinear} on a {@link TrainSource}, with the validation metric of
+ * a probe computed by `validMetric` (so validation can be streamed too).
+ * With {@link arraySource} it is fitLinear, step for step.
+ */
+export async function fitStreamed(
+  data: {
+    train: TrainSource;
+    validMetric: (probe: LinearProbe) => Promise<number>;
+    dim: number;
+    classes: number;
+    multiLabel: boolean;
+  },
+  cfg: ProbeConfig,
+  opts: FitOptions = {},
+): Promise<FitResult> {
+  const { train, dim: E, classes: C, multiLabel } = data;
   const gemm = opts.gemm ?? jsGemm;
   const rng = new Rng(cfg.seed);
   const lrs = lrSchedule(cfg);
-  const fixed = meanStd(train.x, train.n, E);
+  const fixed = await train.meanStd();
   if (opts.initWeight && opts.initWeight.length !== E * C) {
     throw new Error("initWeight must hold dim * classes values");
   }
   const tr = new LinearProbeTrainer(E, C, cfg, rng, opts.initWeight);
-  const xb = new Float32Array(Math.min(train.n, cfg.batchSize + 1) * E);
   const grad = new Float32Array(E * C + C);
 
   let best: LinearProbe | undefined;
@@ -189,17 +274,14 @@ export async function fitLinear(
     const lr = lrs[epoch - 1]!;
     let lossSum = 0;
     let nBatches = 0;
-    for (const idx of batches(rng.permutation(train.n), cfg.batchSize)) {
-      const B = idx.length;
-      for (let i = 0; i < B; i++) xb.set(train.x.subarray(idx[i]! * E, (idx[i]! + 1) * E), i * E);
-      const x = xb.subarray(0, B * E); // [B, E]
-      tr.standardise(x, B, fixed);
+    for await (const { x, y: yb, rows: B } of train.epoch(epoch, rng, cfg.batchSize)) {
+      tr.standardise(x, B, fixed); // x: [B, E]
       const z = await gemm.forward(x, tr.p, { rows: B, dim: E, classes: C }); // [B, C]
       // z becomes dz = dLoss/dz in place.
       let loss = 0;
       for (let i = 0; i < B; i++) {
         const row = z.subarray(i * C, (i + 1) * C);
-        const y = train.y.subarray(idx[i]! * C, (idx[i]! + 1) * C);
+        const y = yb.subarray(i * C, (i + 1) * C);
         for (let c = 0; c < C; c++) row[c]! += tr.p[E * C + c]!;
         if (multiLabel) {
           // BCEWithLogits, mean over B * C: softplus(z) - z * y, written stably.
@@ -228,8 +310,7 @@ export async function fitLinear(
       );
     }
     const probe = snapshot(tr, fixed, multiLabel);
-    const scores = await predictProbe(probe, valid.x, valid.n, gemm);
-    const metric = probeMetric(scores, valid.y, C, multiLabel);
+    const metric = await data.validMetric(probe);
     const log = { epoch, lr, loss, valid: metric };
     history.push(log);
     opts.onEpoch?.(log);

@@ -49,15 +49,16 @@ export interface CachedVector {
 /**
  * Embeds every item's audio with the checkpoint at `modelPath` in `mode`,
  * reading cached results where present, and hands each to `take` (in no
- * particular order). A missing or undecodable audio file is a UserError
- * (exit 2). Results computed before a failure stay cached. Returns the
- * model's sha256 and the width of one vector (or frame).
+ * particular order) with the cache file it is (or, right after `take`
+ * returns, will be) stored in. A missing or undecodable audio file is a
+ * UserError (exit 2). Results computed before a failure stay cached.
+ * Returns the model's sha256 and the width of one vector (or frame).
  */
 export async function embedCached(
   modelPath: string,
   items: { path: string; resolved: string }[],
   opts: ModelEmbeddingOptions & { mode: "clip" | "frames" },
-  take: (index: number, v: CachedVector) => void,
+  take: (index: number, v: CachedVector, cacheFile: string | null) => void,
 ): Promise<{ sha256: string; dim: number }> {
   const model = await loadEncoder(modelPath);
   const mode = opts.mode;
@@ -78,7 +79,7 @@ export async function embedCached(
       }
       const cacheFile = dir === null ? null : join(dir, `${await sha256Hex(bytes)}.npy`);
       const cached = cacheFile === null ? undefined : await readCached(cacheFile, settings.dim);
-      if (cached) take(index, cached);
+      if (cached) take(index, cached, cacheFile);
       else todo.push({ index, cacheFile });
     }
     if (todo.length) {
@@ -105,7 +106,7 @@ export async function embedCached(
           const f = "frames" in r ? r.frames : await collectFrames(r.stream);
           v = { data: f.data, timesMs: f.timesMs };
         }
-        take(index, v);
+        take(index, v, cacheFile);
         if (cacheFile !== null) await writeCached(cacheFile, v, settings.dim);
         progress.tick();
       });

@@ -5,17 +5,30 @@
  * frame mAP on validation), decoding (post_processing.ts) and the
  * sed_eval metrics (sed_metrics.ts) on the test files of every fold.
  *
+ * Memory does not grow with the number of files beyond a few values per
+ * frame: embeddings are read from disk one file at a time; training holds
+ * at most a `bufferMB` pool of frames (frame_stream.ts); validation and test
+ * are scored file by file, keeping one probability and one target per frame
+ * and class (frame mAP ranks all of them) and the decoded events.
+ *
  * @module
  */
 import { UserError } from "../../errors.ts";
 import { foldMeanStd } from "../evaluate.ts";
 import type { Gemm } from "../gemm.ts";
-import { type EpochLog, fitLinear, predictProbe, type ProbeData } from "../linear.ts";
+import {
+  type EpochLog,
+  type FitResult,
+  fitStreamed,
+  type LinearProbe,
+  predictProbe,
+} from "../linear.ts";
 import { multiLabelMetrics } from "../metrics.ts";
 import type { ProbeConfig } from "../protocols.ts";
 import { type FoldPlan, planFolds } from "../splits.ts";
 import type { FrameTable } from "./frame_embeddings.ts";
-import { checkEventsInside, frameTargets } from "./frame_targets.ts";
+import { checkEventsInside } from "./frame_targets.ts";
+import { type FoldFiles, HeldFrames, loadLabeledFile, StreamedFrames } from "./frame_stream.ts";
 import { decodeEvents, medianFramesFor, type PostProcessing } from "./post_processing.ts";
 import {
   DCASE_EVENT_RULES,
@@ -50,6 +63,8 @@ export interface EventFoldResult {
   counts: { train: number; valid: number; test: number };
   /** Frames per role. */
   frames: { train: number; valid: number; test: number };
+  /** True when the train frames exceeded the buffer and were read from disk every epoch. */
+  streamed: boolean;
   bestEpoch: number;
   epochsRun: number;
   /** Frame mAP on validation at the best epoch. */
@@ -62,6 +77,12 @@ export interface EventFoldResult {
 export interface EventOutcome {
   classes: string[];
   postProcessing: PostProcessing & { medianMs: number; hopMs: number };
+  /**
+   * The frame buffer (`--buffer-mb`, in frames of dim + classes float32
+   * values) and the most embedding frames held at once: train pool, one
+   * batch and one file being read, or one validation or test file.
+   */
+  memory: { bufferMB: number; bufferFrames: number; peakFrames: number };
   folds: EventFoldResult[];
   mean: Record<string, number>;
   /** Population standard deviation over folds (0 for one split). */
@@ -70,12 +91,17 @@ export interface EventOutcome {
   predictions: { file: number; fold: string; events: SoundEvent[] }[];
 }
 
+/** Default `--buffer-mb`: about 350 000 frames (3.9 h of audio at 40 ms) of 192-d embeddings. */
+export const DEFAULT_BUFFER_MB = 256;
+
 /** Options for {@link evaluateEvents}. */
 export interface EvaluateEventsOptions {
   /** Frame probability threshold (default 0.5). */
   threshold: number;
   /** Median filter length in ms, rounded to an odd number of frames (default 280). */
   medianMs: number;
+  /** Memory for the train frames held at once, MB (default {@link DEFAULT_BUFFER_MB}). */
+  bufferMB?: number;
   gemm?: Gemm;
   onEpoch?: (fold: string, log: EpochLog) => void;
 }
@@ -111,30 +137,6 @@ export function planEventFolds(set: EventSet, seed: number): FoldPlan[] {
   return folds;
 }
 
-function gather(set: EventSet, table: FrameTable, idx: number[]): ProbeData {
-  const { dim } = table;
-  const C = set.classes.length;
-  const n = idx.reduce((s, i) => s + table.files[i]!.frames, 0);
-  const x = new Float32Array(n * dim);
-  const y = new Float32Array(n * C);
-  let row = 0;
-  for (const i of idx) {
-    const f = table.files[i]!;
-    x.set(f.data, row * dim);
-    y.set(frameTargets(set.files[i]!.events, f.timesMs, set.classes), row * C);
-    row += f.frames;
-  }
-  return { x, y, n };
-}
-
-/** Median spacing of the first file's frame times (ms). */
-function hopOf(table: FrameTable): number {
-  const t = table.files[0]!.timesMs;
-  if (t.length < 2) return 40;
-  const d = Array.from({ length: t.length - 1 }, (_, k) => t[k + 1]! - t[k]!).sort((a, b) => a - b);
-  return d[d.length >> 1]!;
-}
-
 /**
  * Runs the frame probe on every fold of `set` with frame embeddings
  * `table` (files in set order). Throws UserError for an unusable set.
@@ -144,7 +146,8 @@ function hopOf(table: FrameTable): number {
  * const set = await readStrongLabels("events.tsv");
  * const table = await readFrameEmbeddings("emb/", set.files);
  * const out = await evaluateEvents(set, table, protocolConfig("reference"), { threshold: 0.5, medianMs: 280 });
- * console.log(out.mean.eventF1);
+ * console.log(out.mean.eventF1, out.memory.peakFrames);
+ * await table.close();
  * ```
  */
 export async function evaluateEvents(
@@ -153,57 +156,64 @@ export async function evaluateEvents(
   cfg: ProbeConfig,
   opts: EvaluateEventsOptions,
 ): Promise<EventOutcome> {
-  checkEventsInside(set.source, set.files, table.files.map((f) => f.timesMs));
+  checkEventsInside(set.source, set.files, table.files.map((f) => f.tailMs));
   const folds = planEventFolds(set, cfg.seed);
   const { classes } = set;
   const C = classes.length;
-  const hopMs = hopOf(table);
+  const hopMs = table.hopMs;
   const pp = { threshold: opts.threshold, medianFrames: medianFramesFor(opts.medianMs, hopMs) };
+  const bufferMB = opts.bufferMB ?? DEFAULT_BUFFER_MB;
+  const bufferFrames = Math.max(1, Math.floor(bufferMB * 2 ** 20 / (4 * (table.dim + C))));
+  const held = new HeldFrames();
   const results: EventFoldResult[] = [];
   const predictions: EventOutcome["predictions"] = [];
+  const role = (files: number[]) => ({ set, table, files, held });
   for (const f of folds) {
     const t0 = performance.now();
-    const [train, valid] = [gather(set, table, f.train), gather(set, table, f.valid)];
-    const fit = await fitLinear(
-      { train, valid, dim: table.dim, classes: C, multiLabel: true },
-      cfg,
-      { gemm: opts.gemm, onEpoch: (log) => opts.onEpoch?.(f.name, log) },
-    );
+    const train = new StreamedFrames(role(f.train), { bufferFrames, seed: cfg.seed });
+    const valid = scoreFiles(role(f.valid));
+    let fit: FitResult;
+    try {
+      fit = await fitStreamed(
+        {
+          train,
+          validMetric: async (probe) => (await valid(probe, opts.gemm)).mAP,
+          dim: table.dim,
+          classes: C,
+          multiLabel: true,
+        },
+        cfg,
+        { gemm: opts.gemm, onEpoch: (log) => opts.onEpoch?.(f.name, log) },
+      );
+    } finally {
+      train.dispose();
+    }
     const pairs: FilePair[] = [];
-    const scores: Float32Array[] = [];
-    const targets: Float32Array[] = [];
-    for (const i of f.test) {
-      const frames = table.files[i]!;
-      const p = await predictProbe(fit.probe, frames.data, frames.frames, opts.gemm); // [frames, C]
-      scores.push(p);
-      targets.push(frameTargets(set.files[i]!.events, frames.timesMs, classes));
-      const events = decodeEvents(p, frames.timesMs, classes, pp);
+    const test = scoreFiles(role(f.test));
+    const { mAP, frames } = await test(fit.probe, opts.gemm, (i, p, timesMs) => {
+      const events = decodeEvents(p, timesMs, classes, pp);
       pairs.push({ reference: set.files[i]!.events, estimated: events });
       predictions.push({ file: i, fold: f.name, events });
-    }
+    });
     const seg = segmentMetrics(pairs, classes);
     const ev = eventMetrics(pairs, DCASE_EVENT_RULES);
-    const test: EventTestMetrics = {
-      segmentF1: seg.f1,
-      segmentER: seg.errorRate,
-      eventF1: ev.f1,
-      eventMacroF1: ev.macroF1,
-      onsetF1: eventMetrics(pairs, ONSET_ONLY_RULES).f1,
-      frameMAP: multiLabelMetrics(concat(scores), concat(targets), C).mAP,
-    };
     results.push({
       fold: f.name,
       validFrom: f.validFrom,
       counts: { train: f.train.length, valid: f.valid.length, test: f.test.length },
-      frames: {
-        train: train.n,
-        valid: valid.n,
-        test: scores.reduce((s, p) => s + p.length / C, 0),
-      },
+      frames: { train: train.n, valid: valid.frames, test: frames },
+      streamed: !train.resident,
       bestEpoch: fit.bestEpoch,
       epochsRun: fit.epochsRun,
       valid: fit.bestValid,
-      test,
+      test: {
+        segmentF1: seg.f1,
+        segmentER: seg.errorRate,
+        eventF1: ev.f1,
+        eventMacroF1: ev.macroF1,
+        onsetF1: eventMetrics(pairs, ONSET_ONLY_RULES).f1,
+        frameMAP: mAP,
+      },
       seconds: (performance.now() - t0) / 1000,
     });
   }
@@ -211,6 +221,7 @@ export async function evaluateEvents(
   return {
     classes,
     postProcessing: { ...pp, medianMs: opts.medianMs, hopMs },
+    memory: { bufferMB, bufferFrames, peakFrames: held.peak },
     folds: results,
     mean,
     std,
@@ -218,12 +229,38 @@ export async function evaluateEvents(
   };
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/**
+ * Scores a probe on `files` one file at a time: frame mAP over all their
+ * frames, each file's probabilities `[frames, classes]` handed to `each`
+ * and then dropped. Targets are computed on the first call and kept (one
+ * value per frame and class, as the mAP needs all scores at once).
+ */
+function scoreFiles(f: FoldFiles) {
+  const C = f.set.classes.length;
+  const frames = f.files.reduce((s, i) => s + f.table.files[i]!.frames, 0);
+  const targets = new Float32Array(frames * C); // [frames, C]
+  let haveTargets = false;
+  const score = async (
+    probe: LinearProbe,
+    gemm?: Gemm,
+    each?: (file: number, p: Float32Array, timesMs: Float64Array) => void,
+  ) => {
+    const scores = new Float32Array(frames * C); // [frames, C]
+    let row = 0;
+    for (const i of f.files) {
+      const file = await loadLabeledFile(f, i);
+      try {
+        const p = await predictProbe(probe, file.data, file.frames, gemm); // [frames_i, C]
+        scores.set(p, row * C);
+        if (!haveTargets) targets.set(file.y, row * C);
+        each?.(i, p, file.timesMs);
+        row += file.frames;
+      } finally {
+        file.release();
+      }
+    }
+    haveTargets = true;
+    return { mAP: multiLabelMetrics(scores, targets, C).mAP, frames };
+  };
+  return Object.assign(score, { frames });
 }

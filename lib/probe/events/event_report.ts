@@ -22,6 +22,7 @@ export interface EventReport {
   backend: string;
   config: ProbeConfig;
   postProcessing: EventOutcome["postProcessing"];
+  memory: EventOutcome["memory"];
   metrics: Record<string, string>;
   classes: string[];
   /** Reference events per class over the whole set. */
@@ -69,6 +70,7 @@ export function buildEventReport(args: {
       frames: table.files.reduce((s, f) => s + f.frames, 0),
     },
     postProcessing: outcome.postProcessing,
+    memory: outcome.memory,
     metrics: METRICS,
     classes: outcome.classes,
     eventCounts,
