@@ -15,8 +15,9 @@ import { fileURLToPath } from "node:url";
 import { median } from "./_measure.ts";
 
 const USAGE = `
-Usage: deno run -A bench/distributed.ts [--size tiny] [--batch 8] [--crop 2] [--steps 3]
-       [--warmup 1] [--backend native] [--step-s 1]
+Usage: deno run -A bench/distributed.ts [--size tiny] [--family clip] [--batch 8] [--crop 2]
+       [--steps 3] [--warmup 1] [--backend native] [--step-s 1]
+  --family F   clip or frame (ATST-Frame: masks, loss on the masked tokens)
   --step-s S   step time of ATST-small at batch 256 on one accelerator, for the estimate
 `;
 
@@ -25,6 +26,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     size: text,
+    family: text,
     batch: text,
     crop: text,
     steps: text,
@@ -39,8 +41,13 @@ if (values.help) {
   console.log(USAGE.trim());
   Deno.exit(0);
 }
+if (values.family !== undefined && !["clip", "frame"].includes(values.family)) {
+  console.error(`distributed: --family must be clip or frame, got '${values.family}'`);
+  Deno.exit(2);
+}
 const s = {
   size: String(values.size ?? "tiny"),
+  family: String(values.family ?? "clip"),
   batch: Number(values.batch ?? 8),
   crop: Number(values.crop ?? 2),
   steps: Number(values.steps ?? 3),
@@ -65,8 +72,12 @@ async function child(): Promise<void> {
   const clips = Array.from({ length: 16 }, () => Float32Array.from({ length: 48000 }, next));
   const session = new PretrainSession(
     {
-      ...defaultTrainConfig({ steps: s.warmup + s.steps, batch: s.batch }),
-      encoder: encoderConfig(s.size as "tiny"),
+      ...defaultTrainConfig({
+        steps: s.warmup + s.steps,
+        batch: s.batch,
+        family: s.family as "clip",
+      }),
+      encoder: encoderConfig(s.size as "tiny", { family: s.family as "clip" }),
       cropSeconds: s.crop,
       warmup: 0,
     },
@@ -126,7 +137,7 @@ if (values.child) {
   const flags = Object.entries(s).flatMap(([k, v]) => [`--${k}`, String(v)]);
   const run = [Deno.execPath(), "run", "-A", self, ...flags, "--child", "1"];
   console.log(
-    `data-parallel pretrain step (${s.size}, global batch ${s.batch}, ${s.crop} s crops, ` +
+    `data-parallel pretrain step (${s.size} ${s.family}, global batch ${s.batch}, ${s.crop} s crops, ` +
       `${s.backend}, median of ${s.steps} after ${s.warmup})`,
   );
   const one = await measure(["taskset", "-c", "0,1", ...run], { OMP_NUM_THREADS: "2" });
