@@ -141,51 +141,75 @@ export function resample(
   for (; i + 8 <= iHi; i += 8) {
     const base = i * orig - width;
     for (let j = 0; j < next; j++) {
-      const f0 = base + start[j]!, f1 = f0 + orig, f2 = f1 + orig, f3 = f2 + orig;
-      const f4 = f3 + orig, f5 = f4 + orig, f6 = f5 + orig, f7 = f6 + orig;
-      const o0 = offset[j]!, len = offset[j + 1]! - o0;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-      for (let k = 0; k < len; k++) {
-        const t = taps[o0 + k]!;
-        a0 += x[f0 + k]! * t;
-        a1 += x[f1 + k]! * t;
-        a2 += x[f2 + k]! * t;
-        a3 += x[f3 + k]! * t;
-        a4 += x[f4 + k]! * t;
-        a5 += x[f5 + k]! * t;
-        a6 += x[f6 + k]! * t;
-        a7 += x[f7 + k]! * t;
-      }
-      const m = i * next + j;
-      y[m] = a0;
-      y[m + next] = a1;
-      y[m + 2 * next] = a2;
-      y[m + 3 * next] = a3;
-      y[m + 4 * next] = a4;
-      y[m + 5 * next] = a5;
-      y[m + 6 * next] = a6;
-      y[m + 7 * next] = a7;
+      const o0 = offset[j]!;
+      dot8(x, base + start[j]!, orig, taps, o0, offset[j + 1]! - o0, y, i * next + j, next);
     }
   }
-  edges(x, y, kernel, 0, iLo);
-  edges(x, y, kernel, i, blocks);
+  for (let e = 0; e < iLo; e++) edgeBlock(x, y, kernel, e);
+  for (; i < blocks; i++) edgeBlock(x, y, kernel, i);
   return y;
 }
 
-/** Blocks [i0, i1) one output at a time, skipping taps outside the signal (zero padding). */
-function edges(x: Float32Array, y: Float32Array, kernel: Kernel, i0: number, i1: number): void {
-  const { orig, next, width, start, offset, taps } = kernel;
-  const n = x.length, outLen = y.length;
-  for (let i = i0; i < i1; i++) {
-    const base = i * orig - width;
-    for (let j = 0, m = i * next; j < next && m < outLen; j++, m++) {
-      const first = base + start[j]!;
-      const o0 = offset[j]!;
-      const len = offset[j + 1]! - o0;
-      let acc = 0;
-      const hi = Math.min(len, n - first);
-      for (let k = Math.max(0, -first); k < hi; k++) acc += x[first + k]! * taps[o0 + k]!;
-      y[m] = acc;
-    }
+// The loops live in small functions called thousands of times per clip, so V8 optimises them
+// as functions within the first clip; as loops inside `resample` (called once per clip) they
+// were compiled on stack and thrown away at every exit for the first hundred or so clips.
+
+/**
+ * y[m + r * next] = sum over k < len of x[f + r * orig + k] * taps[o + k], for r < 8,
+ * each sum in k order from 0.
+ */
+function dot8(
+  x: Float32Array,
+  f: number,
+  orig: number,
+  taps: Float64Array,
+  o: number,
+  len: number,
+  y: Float32Array,
+  m: number,
+  next: number,
+): void {
+  const f1 = f + orig, f2 = f1 + orig, f3 = f2 + orig;
+  const f4 = f3 + orig, f5 = f4 + orig, f6 = f5 + orig, f7 = f6 + orig;
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+  for (let k = 0; k < len; k++) {
+    const t = taps[o + k]!;
+    a0 += x[f + k]! * t;
+    a1 += x[f1 + k]! * t;
+    a2 += x[f2 + k]! * t;
+    a3 += x[f3 + k]! * t;
+    a4 += x[f4 + k]! * t;
+    a5 += x[f5 + k]! * t;
+    a6 += x[f6 + k]! * t;
+    a7 += x[f7 + k]! * t;
   }
+  y[m] = a0;
+  y[m + next] = a1;
+  y[m + 2 * next] = a2;
+  y[m + 3 * next] = a3;
+  y[m + 4 * next] = a4;
+  y[m + 5 * next] = a5;
+  y[m + 6 * next] = a6;
+  y[m + 7 * next] = a7;
+}
+
+/** Block i one output at a time, skipping the taps outside the signal (its zero padding). */
+function edgeBlock(x: Float32Array, y: Float32Array, kernel: Kernel, i: number): void {
+  const { orig, next, width, start, offset, taps } = kernel;
+  const outLen = y.length;
+  const base = i * orig - width;
+  for (let j = 0, m = i * next; j < next && m < outLen; j++, m++) {
+    const first = base + start[j]!;
+    const o0 = offset[j]!;
+    const len = offset[j + 1]! - o0;
+    y[m] = dotInside(x, first, taps, o0, len);
+  }
+}
+
+/** Sum over k < len of x[f + k] * taps[o + k] in k order, for the k with f + k inside x. */
+function dotInside(x: Float32Array, f: number, taps: Float64Array, o: number, len: number): number {
+  let acc = 0;
+  const hi = Math.min(len, x.length - f);
+  for (let k = Math.max(0, -f); k < hi; k++) acc += x[f + k]! * taps[o + k]!;
+  return acc;
 }

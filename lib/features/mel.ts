@@ -97,6 +97,9 @@ export function numFrames(n: number, cfg: MelConfig = DEFAULT_MEL): number {
   return 1 + Math.floor(Math.max(n, cfg.nFft / 2 + 1) / cfg.hop);
 }
 
+/** Frames whose mel sums {@link melPower} computes together (melRows4 is unrolled for 4). */
+const FRAME_BLOCK = 4;
+
 interface Plan {
   fft: RealFft;
   window: Float64Array;
@@ -163,22 +166,80 @@ export function melPower(
   const tailStart = n - nFft;
   const tail = short ? head : reflectPad(samples.subarray(tailStart), nFft);
   const power = new Float64Array(cfg.nMels * frames);
-  const spec = new Float64Array(half + 1);
-  const { start, length, flat } = bank;
-  for (let t = 0; t < frames; t++) {
-    const at = t * cfg.hop - half; // first sample of the window, in clip coordinates
-    if (short || at < 0) fft.power(head, spec, window, at + half);
-    else if (at + nFft > n) fft.power(tail, spec, window, at - tailStart + half);
-    else fft.power(samples, spec, window, at);
-    for (let m = 0, o = 0; m < start.length; m++) {
-      const s0 = start[m]!, len = length[m]!;
-      let acc = 0;
-      for (let k = 0; k < len; k++) acc += flat[o + k]! * spec[s0 + k]!;
-      o += len;
-      power[m * frames + t] = acc;
+  // Spectra of FRAME_BLOCK frames, one row each: the filterbank then runs on all of them at
+  // once (one weight load, independent sums), each sum still in bin order as for one frame.
+  const spec = new Float64Array(FRAME_BLOCK * (half + 1)); // [FRAME_BLOCK, nFft/2 + 1]
+  const rows = Array.from(
+    { length: FRAME_BLOCK },
+    (_, r) => spec.subarray(r * (half + 1), (r + 1) * (half + 1)),
+  );
+  for (let t = 0; t < frames; t += FRAME_BLOCK) {
+    const count = Math.min(FRAME_BLOCK, frames - t);
+    for (let r = 0; r < count; r++) {
+      const at = (t + r) * cfg.hop - half; // first sample of the window, in clip coordinates
+      if (short || at < 0) fft.power(head, rows[r]!, window, at + half);
+      else if (at + nFft > n) fft.power(tail, rows[r]!, window, at - tailStart + half);
+      else fft.power(samples, rows[r]!, window, at);
     }
+    if (count === FRAME_BLOCK) melRows4(bank, spec, half + 1, power, frames, t);
+    else for (let r = 0; r < count; r++) melRows1(bank, rows[r]!, power, frames, t + r);
   }
   return { power, frames };
+}
+
+// The filterbank loops are small functions called for every frame block, so V8 optimises them
+// as functions at once; as loops inside melPower (called once per clip) they were compiled
+// on stack and dropped at each exit during a worker's first clips.
+
+/**
+ * power[m * frames + t + r] = the mel sum of filter m over spectrum row r (rows `stride`
+ * apart in `spec`), for r < 4: one weight load feeds four independent sums.
+ */
+function melRows4(
+  bank: MelFilterbank,
+  spec: Float64Array,
+  stride: number,
+  power: Float64Array,
+  frames: number,
+  t: number,
+): void {
+  const { start, length, flat } = bank;
+  const s1 = stride, s2 = 2 * stride, s3 = 3 * stride;
+  for (let m = 0, o = 0; m < start.length; m++) {
+    const s0 = start[m]!, len = length[m]!;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let k = 0; k < len; k++) {
+      const w = flat[o + k]!, b = s0 + k;
+      a0 += w * spec[b]!;
+      a1 += w * spec[b + s1]!;
+      a2 += w * spec[b + s2]!;
+      a3 += w * spec[b + s3]!;
+    }
+    o += len;
+    const at = m * frames + t;
+    power[at] = a0;
+    power[at + 1] = a1;
+    power[at + 2] = a2;
+    power[at + 3] = a3;
+  }
+}
+
+/** power[m * frames + t] = the mel sum of filter m over `spec`, in bin order. */
+function melRows1(
+  bank: MelFilterbank,
+  spec: Float64Array,
+  power: Float64Array,
+  frames: number,
+  t: number,
+): void {
+  const { start, length, flat } = bank;
+  for (let m = 0, o = 0; m < start.length; m++) {
+    const s0 = start[m]!, len = length[m]!;
+    let acc = 0;
+    for (let k = 0; k < len; k++) acc += flat[o + k]! * spec[s0 + k]!;
+    o += len;
+    power[m * frames + t] = acc;
+  }
 }
 
 /**
