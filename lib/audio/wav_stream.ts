@@ -108,6 +108,8 @@ export function readWavLayout(file: Deno.FsFile, fileSize: number): WavLayout | 
  * each channel scaled as decode.ts leaves it, then averaged as `downmix`.
  */
 function monoOf(bytes: Uint8Array, layout: WavLayout, n: number): Float32Array {
+  const fast = monoFast(bytes, layout, n);
+  if (fast) return fast;
   const { codec, bits, channels: c, block } = layout;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const w = bits / 8;
@@ -143,6 +145,42 @@ function monoOf(bytes: Uint8Array, layout: WavLayout, n: number): Float32Array {
     }
   }
   return out;
+}
+
+/** True on little-endian hosts, where typed-array views read WAV samples as stored. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * {@link monoOf} for the common layouts (16/24-bit PCM and 32-bit float, one or two
+ * channels) with one pass over the bytes, or null for the others. Same values: every
+ * sample is exact in float64 (k / 2^(b-1), or the float itself), so the sum, the halving
+ * and the one rounding to float32 at the store are the generic path's operations.
+ */
+function monoFast(bytes: Uint8Array, layout: WavLayout, n: number): Float32Array | null {
+  const { codec, bits, channels: c } = layout;
+  if (c > 2) return null;
+  const out = new Float32Array(n);
+  if (codec === "pcm" && bits === 24) {
+    const at = (p: number) => (bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16)) << 8 >> 8;
+    if (c === 1) { for (let i = 0, p = 0; i < n; i++, p += 3) out[i] = at(p) / 8388608; }
+    else for (let i = 0, p = 0; i < n; i++, p += 6) out[i] = (at(p) + at(p + 3)) / 16777216;
+    return out;
+  }
+  const w = bits / 8;
+  if (!LITTLE_ENDIAN || bytes.byteOffset % w !== 0) return null;
+  if (codec === "pcm" && bits === 16) {
+    const k = new Int16Array(bytes.buffer, bytes.byteOffset, n * c);
+    if (c === 1) { for (let i = 0; i < n; i++) out[i] = k[i]! / 32768; }
+    else for (let i = 0; i < n; i++) out[i] = (k[2 * i]! + k[2 * i + 1]!) / 65536;
+    return out;
+  }
+  if (codec === "float" && bits === 32) {
+    const f = new Float32Array(bytes.buffer, bytes.byteOffset, n * c);
+    if (c === 1) out.set(f);
+    else for (let i = 0; i < n; i++) out[i] = (f[2 * i]! + f[2 * i + 1]!) / 2;
+    return out;
+  }
+  return null;
 }
 
 /** The reduced rate pair and filter half-width of resample.ts's kernel for `from` -> 16 kHz. */
