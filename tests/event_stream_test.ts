@@ -235,6 +235,7 @@ Deno.test("the events probe's memory does not grow with the number of files", as
     // Coarsely, the whole process: holding all frames once would add 184 MB (the probe that
     // gathered them grew by 359 MB here); streamed, a few MB.
     const growMB = (large.kb - small.kb) / 1024;
+    console.log(`peak RSS: ${small.kb >> 10} MB (120 files), ${large.kb >> 10} MB (480 files)`);
     assert.ok(growMB < 60, `peak RSS grew by ${growMB.toFixed(1)} MB from 120 to 480 files`);
   } finally {
     await Deno.remove(dir, { recursive: true });
