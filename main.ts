@@ -9,6 +9,7 @@
  */
 import denoJson from "./deno.json" with { type: "json" };
 import { exitWith } from "./lib/errors.ts";
+import { reportPeakMemory } from "./lib/io/peak_memory.ts";
 
 /** The CLI version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -81,5 +82,5 @@ if (import.meta.main) {
       // The reader of our stdout went away (`atst embed ... | head`): its choice, not a failure.
       if (err instanceof Deno.errors.BrokenPipe) return 0;
       throw err;
-    }));
+    }).finally(reportPeakMemory));
 }

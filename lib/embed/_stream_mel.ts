@@ -3,12 +3,20 @@
  * to the same frames of `logMel(samples)` (the top_db floor from the max
  * over the whole clip, REFERENCE.md §8.2) without holding all of them:
  * one pass finds the clip's maximum power, then each range is computed
- * from just the samples its windows read.
+ * from just the samples its windows read. The samples may themselves be
+ * read by range (lib/audio/load.ts `openAudio`), so an hour-long WAV is
+ * never held: the first pass reads it once, each range again.
  *
  * @module
  */
 import { type MelConfig, melPower, numFrames, powerToDb, scaleDb } from "../features/mel.ts";
 import type { FeatureSource } from "./frame_pooling.ts";
+
+/** Mono 16 kHz samples readable by range (an `AudioSource`, or an array). */
+export interface SampleRange {
+  readonly length: number;
+  read(start: number, end: number): Float32Array;
+}
 
 /** Frames per range in the first pass (the frame family's chunk). */
 const PASS_FRAMES = 1001;
@@ -18,20 +26,23 @@ const PASS_FRAMES = 1001;
  *
  * @example
  * ```ts
- * const src = new StreamedLogMel(samples, DEFAULT_MEL);
+ * const src = new StreamedLogMel(await openAudio("hour.wav"), DEFAULT_MEL);
  * const first = src.read(0, Math.min(1001, src.frames)); // [64, width]
  * ```
  */
 export class StreamedLogMel implements FeatureSource {
   readonly frames: number;
   readonly nMels: number;
-  #samples: Float32Array;
+  #samples: SampleRange;
   #cfg: MelConfig;
   #maxPower = -Infinity;
 
-  constructor(samples: Float32Array, cfg: MelConfig) {
+  constructor(samples: Float32Array | SampleRange, cfg: MelConfig) {
     if (samples.length === 0) throw new RangeError("Cannot compute features of an empty clip");
-    this.#samples = samples;
+    const array = samples instanceof Float32Array ? samples : null;
+    this.#samples = array
+      ? { length: array.length, read: (a, b) => array.subarray(a, b) }
+      : samples as SampleRange;
     this.#cfg = cfg;
     this.nMels = cfg.nMels;
     this.frames = numFrames(samples.length, cfg);
@@ -70,7 +81,7 @@ export class StreamedLogMel implements FeatureSource {
     const a = first * hop;
     const b = Math.min(n, (start + width - 1) * hop + half + hop);
     // Near the start (or for short clips) the whole head is used, as logMel does.
-    const seg = first === 0 && b === n ? this.#samples : this.#samples.subarray(a, b);
+    const seg = this.#samples.read(a, b);
     const { power, frames } = melPower(seg, this.#cfg);
     const off = start - first;
     const out = new Float64Array(nMels * width);

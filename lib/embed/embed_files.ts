@@ -5,10 +5,16 @@
  * for ATST-Frame, whose features are read a chunk at a time and whose frame
  * embeddings are streamed). Used by `atst embed` and by the probe.
  *
+ * Bounded memory for long files: a WAV is read by range (lib/audio/load.ts
+ * `openAudio`), so clip mode decodes only its centre crop, ATST-Frame reads
+ * the samples of one chunk at a time, and ATST-Clip frames of a WAV longer
+ * than LONG_SAMPLES are streamed piece by piece. Other formats are decoded
+ * whole first.
+ *
  * @module
  */
 import { InputError, UserError } from "../errors.ts";
-import { loadAudio } from "../audio/load.ts";
+import { LONG_SAMPLES, openAudio } from "../audio/load.ts";
 import type { Encoder } from "../model/encoder.ts";
 import type { ModelMeta } from "../model/checkpoint.ts";
 import {
@@ -18,6 +24,7 @@ import {
   embedFrames,
   type FeatureClip,
   type FrameEmbedding,
+  streamFrames,
 } from "./pooling.ts";
 import {
   frameChunkFrames,
@@ -28,7 +35,7 @@ import {
   tokenCentresMs,
 } from "./frame_pooling.ts";
 import { StreamedLogMel } from "./_stream_mel.ts";
-import { ReadAhead } from "./read_ahead.ts";
+import { type LoadedClip, ReadAhead } from "./read_ahead.ts";
 
 /** A file to embed (lib/audio/inputs.ts's InputFile has this shape). */
 export interface EmbedInput {
@@ -69,7 +76,7 @@ export interface EmbedOptions {
 export type EmbedResult =
   | { file: EmbedInput; clip: Float32Array; seconds: number }
   | { file: EmbedInput; frames: FrameEmbedding; seconds: number }
-  /** ATST-Frame frames: read `stream.chunks` before the next result (it runs the encoder). */
+  /** Frames as a stream (ATST-Frame, or ATST-Clip frames of a long WAV): read `stream.chunks` before the next result (it runs the encoder). */
   | { file: EmbedInput; stream: FrameStream; seconds: number }
   | { file: EmbedInput; error: InputError };
 
@@ -170,14 +177,16 @@ export async function embedFiles(
     maxSeconds: s.maxSeconds,
     group: batch,
     workers: opts.readAhead,
+    // Frames of a long WAV: read and encoded by pieces below, not all held.
+    streamAbove: s.mode === "frames" ? LONG_SAMPLES : undefined,
   });
   try {
     for (let g = 0; g < files.length; g += batch) {
       const group = files.slice(g, g + batch);
-      const loaded: ({ clip: FeatureClip; seconds: number } | InputError)[] = [];
+      const loaded: LoadedClip[] = [];
       for (let i = 0; i < group.length; i++) loaded.push(await ahead.next());
       const good = loaded.filter((l): l is { clip: FeatureClip; seconds: number } =>
-        !(l instanceof InputError)
+        !(l instanceof InputError) && "clip" in l
       );
       const clips = good.map((l) => l.clip);
       const clipOut = s.mode === "clip" && clips.length
@@ -196,6 +205,13 @@ export async function embedFiles(
         if (l instanceof InputError) {
           failed++;
           await onResult({ file, error: l });
+          continue;
+        }
+        if ("streamed" in l) {
+          const r = await streamClipFrames(model, file, s, batch);
+          if ("error" in r) failed++;
+          else ok++;
+          await onResult(r);
           continue;
         }
         ok++;
@@ -224,6 +240,39 @@ export async function collectFrames(stream: FrameStream): Promise<FrameEmbedding
   return { data, frames: stream.frames, dim: stream.dim, timesMs: stream.timesMs };
 }
 
+/** A file's log-mel read by range, and its length; or why it cannot be read. */
+async function openFeatures(
+  model: EmbedModel,
+  file: EmbedInput,
+): Promise<{ src: StreamedLogMel; seconds: number } | { error: InputError }> {
+  try {
+    const audio = await openAudio(file.path);
+    if (audio.length === 0) {
+      return { error: new InputError(file.path, "the file holds no audio samples") };
+    }
+    const seconds = audio.length / model.meta.mel.sampleRate;
+    return { src: new StreamedLogMel(audio, model.meta.mel), seconds };
+  } catch (err) {
+    const error = err instanceof InputError
+      ? err
+      : new InputError(file.path, err instanceof Error ? err.message : String(err));
+    return { error };
+  }
+}
+
+/** A long WAV's ATST-Clip frame embeddings as a stream (the rows of {@link embedFrames}). */
+async function streamClipFrames(
+  model: EmbedModel,
+  file: EmbedInput,
+  s: EmbedSettings,
+  batch: number,
+): Promise<EmbedResult> {
+  const opened = await openFeatures(model, file);
+  if ("error" in opened) return { file, error: opened.error };
+  const opts = { chunkFrames: s.chunkFrames, blocks: s.blocks, batch };
+  return { file, stream: streamFrames(model.encoder, opened.src, opts), seconds: opened.seconds };
+}
+
 /** One file with an ATST-Frame model: its scene embedding, or its timestamp embedding as a stream. */
 async function embedFrameFamily(
   model: EmbedModel,
@@ -231,20 +280,9 @@ async function embedFrameFamily(
   s: EmbedSettings,
   batch: number,
 ): Promise<EmbedResult> {
-  let src: StreamedLogMel, seconds: number;
-  try {
-    const { samples } = await loadAudio(file.path);
-    if (samples.length === 0) {
-      return { file, error: new InputError(file.path, "the file holds no audio samples") };
-    }
-    seconds = samples.length / model.meta.mel.sampleRate;
-    src = new StreamedLogMel(samples, model.meta.mel);
-  } catch (err) {
-    const error = err instanceof InputError
-      ? err
-      : new InputError(file.path, err instanceof Error ? err.message : String(err));
-    return { file, error };
-  }
+  const opened = await openFeatures(model, file);
+  if ("error" in opened) return { file, error: opened.error };
+  const { src, seconds } = opened;
   const opts = { blocks: s.blocks, batch };
   if (s.mode === "clip") {
     return { file, clip: await sceneEmbedding(model.encoder, src, opts), seconds };

@@ -8,6 +8,7 @@
  */
 import { tf } from "../backend/tf.ts";
 import type { Encoder } from "../model/encoder.ts";
+import type { FeatureSource, FrameStream } from "./frame_pooling.ts";
 
 /** Log-mel features of one clip, [nMels, frames] row-major. */
 export interface FeatureClip {
@@ -214,6 +215,68 @@ export async function embedFrames(
     });
   });
   return results;
+}
+
+/**
+ * The frame embeddings of one clip as {@link embedFrames} computes them,
+ * delivered a group of pieces at a time and read from `src` a piece at a
+ * time, so a long clip holds one group. The pieces of one clip form the
+ * same groups here as in {@link embedFrames} (only the last can be
+ * narrower, and it sorts last there too), so the rows are the same bits.
+ *
+ * @example
+ * ```ts
+ * const s = streamFrames(encoder, new StreamedLogMel(await openAudio("hour.wav"), mel), opts);
+ * for await (const rows of s.chunks) write(rows); // [rows, s.dim] each
+ * ```
+ */
+export function streamFrames(
+  encoder: Encoder,
+  src: FeatureSource,
+  opts: FrameOptions,
+): FrameStream {
+  const P = encoder.cfg.patchFrames, D = encoder.cfg.dim, F = encoder.cfg.nMels;
+  const n = Math.min(opts.blocks ?? 1, encoder.cfg.depth);
+  const step = Math.min(opts.chunkFrames - (opts.chunkFrames % P), encoder.cfg.maxPatches * P);
+  if (step <= 0) throw new Error(`Chunk of ${opts.chunkFrames} frames holds no patch`);
+  if (src.nMels !== F) {
+    throw new Error(`Features have ${src.nMels} mel bands, the model expects ${F}`);
+  }
+  const frames = Math.floor(src.frames / P), batch = opts.batch ?? 8;
+  const timesMs = Float64Array.from({ length: frames }, (_, k) => (k * P + (P - 1) / 2) * 10);
+  async function* chunks(): AsyncGenerator<Float32Array> {
+    for (let g = 0; g < frames * P; g += batch * step) {
+      const group: { start: number; width: number }[] = [];
+      for (let s = g; s < Math.min(frames * P, g + batch * step); s += step) {
+        group.push({ start: s, width: Math.min(step, frames * P - s) });
+      }
+      const W = group[0]!.width, N = Math.floor(W / P);
+      const host = new Float32Array(group.length * F * W);
+      group.forEach((p, b) => {
+        const feats = src.read(p.start, p.width); // [F, width]
+        for (let f = 0; f < F; f++) {
+          host.set(feats.subarray(f * p.width, (f + 1) * p.width), (b * F + f) * W);
+        }
+      });
+      const x = tf.tensor3d(host, [group.length, F, W]);
+      let tokens: tf.Tensor3D;
+      try {
+        tokens = tf.tidy(() => {
+          const outs = encoder.blockOutputs(x, group.map((p) => p.width), n); // n x [B, 1+N, D]
+          const all = tf.concat(outs, 2); // [B, 1+N, n*D]
+          return tf.slice(all, [0, 1, 0], [group.length, N, n * D]); // [B, N, n*D]
+        });
+      } finally {
+        x.dispose();
+      }
+      const data = await tokens.data();
+      tokens.dispose();
+      for (const [b, p] of group.entries()) {
+        yield data.slice(b * N * n * D, (b * N + p.width / P) * n * D) as Float32Array;
+      }
+    }
+  }
+  return { frames, dim: n * D, timesMs, chunks: chunks() };
 }
 
 /**

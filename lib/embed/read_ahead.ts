@@ -13,8 +13,14 @@ import type { MelConfig } from "../features/mel.ts";
 import { orderedMap } from "../features/worker_pool.ts";
 import type { FeatureClip } from "./pooling.ts";
 
-/** One file's features and its whole length, or why it failed. */
-export type LoadedClip = { clip: FeatureClip; seconds: number } | InputError;
+/**
+ * One file's features and its whole length, a long WAV left to be read by
+ * range (with `streamAbove`), or why it failed.
+ */
+export type LoadedClip =
+  | { clip: FeatureClip; seconds: number }
+  | { streamed: true; seconds: number }
+  | InputError;
 
 /** Options of {@link ReadAhead}. */
 export interface ReadAheadOptions {
@@ -28,10 +34,13 @@ export interface ReadAheadOptions {
    * on this thread). A single group is always read here: nothing to overlap.
    */
   workers?: number;
+  /** WAVs longer than this many 16 kHz samples come back `streamed`, unread. */
+  streamAbove?: number;
 }
 
 function toLoaded(path: string, r: AudioReply): LoadedClip {
   if ("error" in r) return new InputError(r.error.path, r.error.reason);
+  if ("streamed" in r) return { streamed: true, seconds: r.seconds };
   if (!("features" in r)) throw new Error(`read-ahead: no features for '${path}'`);
   return { clip: r.features, seconds: r.seconds };
 }
@@ -57,6 +66,7 @@ export class ReadAhead {
       mel,
       maxSeconds,
       requireAudio: true,
+      streamAbove: opts.streamAbove,
     }));
     const workers = paths.length <= opts.group
       ? 0
