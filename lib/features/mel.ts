@@ -74,17 +74,27 @@ export function melFilterbank(cfg: MelConfig = DEFAULT_MEL): MelFilterbank {
   );
   const start = new Int32Array(cfg.nMels);
   const weights: Float64Array[] = [];
+  const step = cfg.sampleRate / 2 / (nFreqs - 1); // Hz between bins, to bound each triangle
   for (let m = 0; m < cfg.nMels; m++) {
     const lo = pts[m]!, mid = pts[m + 1]!, hi = pts[m + 2]!;
-    // A triangle is non-zero on one contiguous run of bins.
-    const w = Array.from({ length: nFreqs }, (_, k) => {
+    // A triangle is non-zero on one contiguous run of bins inside (lo, hi); bins two
+    // steps outside are zero whatever the rounding, so only the ones between are evaluated
+    // (a worker builds this before its first clip, still in V8's interpreter).
+    const k0 = Math.max(0, Math.floor(lo / step) - 2);
+    const k1 = Math.min(nFreqs - 1, Math.ceil(hi / step) + 2);
+    let first = -1, last = -1;
+    const w = new Float64Array(Math.max(0, k1 - k0 + 1));
+    for (let k = k0; k <= k1; k++) {
       const f = (k * (cfg.sampleRate / 2)) / (nFreqs - 1);
-      return Math.max(0, Math.min((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
-    });
-    const first = w.findIndex((v) => v > 0);
-    const last = w.findLastIndex((v) => v > 0);
+      const v = Math.max(0, Math.min((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
+      w[k - k0] = v;
+      if (v > 0) {
+        if (first < 0) first = k;
+        last = k;
+      }
+    }
     start[m] = Math.max(first, 0);
-    weights.push(Float64Array.from(first < 0 ? [] : w.slice(first, last + 1)));
+    weights.push(first < 0 ? new Float64Array(0) : w.slice(first - k0, last - k0 + 1));
   }
   const length = Int32Array.from(weights, (w) => w.length);
   const flat = new Float64Array(length.reduce((a, b) => a + b, 0));
