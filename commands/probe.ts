@@ -19,7 +19,7 @@ import { checkFolds, planFolds } from "../lib/probe/splits.ts";
 import { buildReport, formatTable, predictionsCsv } from "../lib/probe/report.ts";
 import { isStrongLabelHeader } from "../lib/probe/events/strong_labels.ts";
 import { DEFAULT_MEDIAN_MS, DEFAULT_THRESHOLD } from "../lib/probe/events/post_processing.ts";
-import { DEFAULT_BUFFER_MB } from "../lib/probe/events/evaluate_events.ts";
+import { DEFAULT_BUFFER_MB } from "../lib/probe/events/frame_stream.ts";
 
 const HELP = `atst probe: linear evaluation of embeddings on a labeled set
 

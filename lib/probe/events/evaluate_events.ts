@@ -28,7 +28,13 @@ import type { ProbeConfig } from "../protocols.ts";
 import { type FoldPlan, planFolds } from "../splits.ts";
 import type { FrameTable } from "./frame_embeddings.ts";
 import { checkEventsInside } from "./frame_targets.ts";
-import { type FoldFiles, HeldFrames, loadLabeledFile, StreamedFrames } from "./frame_stream.ts";
+import {
+  DEFAULT_BUFFER_MB,
+  type FoldFiles,
+  HeldFrames,
+  loadLabeledFile,
+  StreamedFrames,
+} from "./frame_stream.ts";
 import { decodeEvents, medianFramesFor, type PostProcessing } from "./post_processing.ts";
 import {
   DCASE_EVENT_RULES,
@@ -90,9 +96,6 @@ export interface EventOutcome {
   /** Predicted events of every test file (file index into the set). */
   predictions: { file: number; fold: string; events: SoundEvent[] }[];
 }
-
-/** Default `--buffer-mb`: about 350 000 frames (3.9 h of audio at 40 ms) of 192-d embeddings. */
-export const DEFAULT_BUFFER_MB = 256;
 
 /** Options for {@link evaluateEvents}. */
 export interface EvaluateEventsOptions {
@@ -171,7 +174,9 @@ export async function evaluateEvents(
   for (const f of folds) {
     const t0 = performance.now();
     const train = new StreamedFrames(role(f.train), { bufferFrames, seed: cfg.seed });
-    const valid = scoreFiles(role(f.valid));
+    // Validation is read once too when it fits in the buffer beside resident train frames.
+    const keepValid = train.resident && train.n + framesOf(table, f.valid) <= bufferFrames;
+    const valid = scoreFiles(role(f.valid), keepValid);
     let fit: FitResult;
     try {
       fit = await fitStreamed(
@@ -187,6 +192,7 @@ export async function evaluateEvents(
       );
     } finally {
       train.dispose();
+      valid.release();
     }
     const pairs: FilePair[] = [];
     const test = scoreFiles(role(f.test));
@@ -229,16 +235,24 @@ export async function evaluateEvents(
   };
 }
 
+/** Frames in files `idx` of `table`. */
+function framesOf(table: FrameTable, idx: number[]): number {
+  return idx.reduce((s, i) => s + table.files[i]!.frames, 0);
+}
+
 /**
  * Scores a probe on `files` one file at a time: frame mAP over all their
  * frames, each file's probabilities `[frames, classes]` handed to `each`
  * and then dropped. Targets are computed on the first call and kept (one
- * value per frame and class, as the mAP needs all scores at once).
+ * value per frame and class, as the mAP needs all scores at once). With
+ * `keep`, the files read by the first call stay for the next ones (until
+ * `release()`), instead of being read again every epoch.
  */
-function scoreFiles(f: FoldFiles) {
+function scoreFiles(f: FoldFiles, keep = false) {
   const C = f.set.classes.length;
-  const frames = f.files.reduce((s, i) => s + f.table.files[i]!.frames, 0);
+  const frames = framesOf(f.table, f.files);
   const targets = new Float32Array(frames * C); // [frames, C]
+  const kept: Awaited<ReturnType<typeof loadLabeledFile>>[] = [];
   let haveTargets = false;
   const score = async (
     probe: LinearProbe,
@@ -247,8 +261,8 @@ function scoreFiles(f: FoldFiles) {
   ) => {
     const scores = new Float32Array(frames * C); // [frames, C]
     let row = 0;
-    for (const i of f.files) {
-      const file = await loadLabeledFile(f, i);
+    for (const [j, i] of f.files.entries()) {
+      const file = kept[j] ?? await loadLabeledFile(f, i);
       try {
         const p = await predictProbe(probe, file.data, file.frames, gemm); // [frames_i, C]
         scores.set(p, row * C);
@@ -256,11 +270,13 @@ function scoreFiles(f: FoldFiles) {
         each?.(i, p, file.timesMs);
         row += file.frames;
       } finally {
-        file.release();
+        if (keep) kept[j] = file;
+        else file.release();
       }
     }
     haveTargets = true;
     return { mAP: multiLabelMetrics(scores, targets, C).mAP, frames };
   };
-  return Object.assign(score, { frames });
+  const release = () => kept.splice(0).forEach((k) => k.release());
+  return Object.assign(score, { frames, release });
 }

@@ -17,7 +17,7 @@ import { UserError } from "../../errors.ts";
 import { manifestSha } from "../../embed/format.ts";
 import { encodeNpy } from "../../io/npy.ts";
 import { findNpy, matchRecords, readEmbeddingNpy } from "../embeddings.ts";
-import { embedCached, type ModelEmbeddingOptions } from "../model_embeddings.ts";
+import type { ModelEmbeddingOptions } from "../model_embeddings.ts";
 
 /** One file's frames. */
 export interface FileFrames {
@@ -245,6 +245,8 @@ export async function frameEmbeddingsWithModel(
   const table = new FrameTableBuilder(files.length);
   const temp = opts.cache === null ? await Deno.makeTempDir({ prefix: "atst-frames-" }) : undefined;
   try {
+    // Loaded here only: the model code is not needed to read frames from files.
+    const { embedCached } = await import("../model_embeddings.ts");
     const { sha256 } = await embedCached(
       modelPath,
       files,

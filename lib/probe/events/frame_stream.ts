@@ -31,6 +31,9 @@ import { type FileFrames, type FrameTable, loadFrames } from "./frame_embeddings
 import { frameTargets } from "./frame_targets.ts";
 import type { EventSet } from "./strong_labels.ts";
 
+/** Default `--buffer-mb`: about 350 000 frames (3.9 h of audio at 40 ms) of 192-d embeddings. */
+export const DEFAULT_BUFFER_MB = 256;
+
 /** A running count of the embedding frames the probe holds, and its peak. */
 export class HeldFrames {
   held = 0;
@@ -102,7 +105,7 @@ export class StreamedFrames implements TrainSource {
   /** Allocates the pool once, for `batchSize` (counted in `held`). */
   #pool(batchSize: number): void {
     if (this.#px) return;
-    const largest = Math.max(...this.#f.files.map((i) => this.#f.table.files[i]!.frames));
+    const largest = this.#f.files.reduce((m, i) => Math.max(m, this.#f.table.files[i]!.frames), 0);
     this.#capacity = this.resident
       ? this.n
       : Math.min(this.n, batchSize - 1 + Math.max(this.#buffer, largest));
@@ -182,12 +185,13 @@ export class StreamedFrames implements TrainSource {
     const xb = new Float32Array(rows * E), yb = new Float32Array(rows * C);
     this.#f.held.hold(rows);
     try {
-      const px = () => this.#px!, py = () => this.#py!;
       const gather = (idx: Int32Array): TrainBatch => {
+        const px = this.#px!, py = this.#py!;
         const B = idx.length;
         for (let i = 0; i < B; i++) {
-          xb.set(px().subarray(idx[i]! * E, (idx[i]! + 1) * E), i * E);
-          yb.set(py().subarray(idx[i]! * C, (idx[i]! + 1) * C), i * C);
+          const r = idx[i]!;
+          xb.set(px.subarray(r * E, (r + 1) * E), i * E);
+          for (let c = 0; c < C; c++) yb[i * C + c] = py[r * C + c]!; // a few values: no subarray
         }
         return { x: xb.subarray(0, B * E), y: yb.subarray(0, B * C), rows: B }; // [B, E], [B, C]
       };
@@ -220,8 +224,8 @@ export class StreamedFrames implements TrainSource {
         for (let s = 0; s < full; s += batchSize) yield gather(perm.subarray(s, s + batchSize));
         // The rows left over move to the front of the pool (through the free batch buffer).
         const rest = gather(perm.subarray(full));
-        px().set(rest.x);
-        py().set(rest.y);
+        this.#px!.set(rest.x);
+        this.#py!.set(rest.y);
         held = rest.rows;
       }
     } finally {
