@@ -4,12 +4,7 @@
  * k / 2^(b-1) scaling of pcm_scale.ts, the mean downmix, resample.ts), so
  * an hour-long file never has to be held whole.
  *
- * Resampling by windows is exact: resample.ts runs one polyphase filter per
- * output phase, output m = i * next + j reading the input from
- * i * orig - width on. A window that starts on a block boundary (a multiple
- * of the reduced `orig`, or the signal start) and reaches `width` samples
- * past every output it keeps gives those outputs the same taps on the same
- * samples, added in the same order, as the whole signal.
+ * Resampling by windows is exact (resample_stream.ts `resampleWindow` says why).
  *
  * Anything but plain PCM (8/16/24/32-bit integer) or IEEE float (32/64 bit),
  * WAVE_FORMAT_EXTENSIBLE included, is left to the whole-file decoder (its
@@ -19,6 +14,7 @@
  */
 import { DecodeError } from "./decode.ts";
 import { resample } from "./resample.ts";
+import { resampledLength, resampleWindow } from "./resample_stream.ts";
 
 /** Where the samples of a WAV file are and how they are coded. */
 export interface WavLayout {
@@ -183,16 +179,6 @@ function monoFast(bytes: Uint8Array, layout: WavLayout, n: number): Float32Array
   return null;
 }
 
-/** The reduced rate pair and filter half-width of resample.ts's kernel for `from` -> 16 kHz. */
-function geometry(from: number): { orig: number; next: number; width: number } {
-  let a = from, b = RATE;
-  while (b) [a, b] = [b, a % b];
-  const orig = from / a, next = RATE / a;
-  // resample.ts's width for its defaults (lowpass width 6, rolloff 0.99).
-  const width = Math.ceil((6 * orig) / (Math.min(orig, next) * 0.99));
-  return { orig, next, width };
-}
-
 /**
  * A streamable WAV file: its 16 kHz mono samples by range. Each read opens
  * the file, so a source needs no closing.
@@ -212,10 +198,7 @@ export class WavStream {
   constructor(readonly path: string, readonly layout: WavLayout) {
     this.sourceRate = layout.sampleRate;
     this.channels = layout.channels;
-    const { orig, next } = geometry(layout.sampleRate);
-    this.length = layout.sampleRate === RATE
-      ? layout.frames
-      : Math.ceil((next * layout.frames) / orig);
+    this.length = resampledLength(layout.frames, layout.sampleRate);
   }
 
   /** Samples [start, end) at 16 kHz, the same values as the whole file's. */
@@ -225,14 +208,9 @@ export class WavStream {
     }
     if (start === end) return new Float32Array(0);
     if (this.sourceRate === RATE) return this.#mono(start, end);
-    const { orig, next, width } = geometry(this.sourceRate);
-    const n = this.layout.frames;
-    // Whole blocks of context on both sides; one more than the filter needs costs little.
-    const ctx = Math.ceil(width / orig) + 1;
-    const b0 = Math.max(0, Math.floor(start / next) - ctx);
-    const w0 = b0 * orig, w1 = Math.min(n, (Math.ceil(end / next) + ctx) * orig);
+    const { w0, w1, o0 } = resampleWindow(start, end, this.layout.frames, this.sourceRate);
     const y = resample(this.#mono(w0, w1), this.sourceRate, RATE);
-    return y.slice(start - b0 * next, end - b0 * next);
+    return y.slice(start - o0, end - o0);
   }
 
   /**
