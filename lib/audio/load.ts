@@ -2,8 +2,9 @@
  * Audio file -> mono 16 kHz Float32Array: decode, downmix by mean, resample
  * with the torchaudio-compatible resampler (REFERENCE.md §1.1). PCM and
  * float WAV files are read by range (wav_stream.ts), so {@link openAudio}
- * gives any part of an hour-long WAV without holding the rest; other
- * formats are decoded whole (audio-decode's decoders work on whole files).
+ * gives any part of an hour-long WAV without holding the rest. Other
+ * formats are decoded whole there; {@link sequentialChunks} also reads FLAC,
+ * MP3, Ogg Vorbis and Opus in order without holding them (compressed_stream.ts).
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { InputError } from "../errors.ts";
 import { decodeBytes, DecodeError, downmix } from "./decode.ts";
 import { resample } from "./resample.ts";
 import { openWav } from "./wav_stream.ts";
+import { decodeStream, type StreamHead, streamHeadOf } from "./compressed_stream.ts";
 
 /** The model's sample rate. */
 export const TARGET_RATE = 16000;
@@ -91,6 +93,70 @@ export const LONG_SAMPLES = 120 * TARGET_RATE;
  */
 export function* audioChunks(src: AudioSource, size = 30 * TARGET_RATE): Generator<Float32Array> {
   for (let s = 0; s < src.length; s += size) yield src.read(s, Math.min(src.length, s + size));
+}
+
+/**
+ * Compressed files at least this large (bytes) whose length the header does
+ * not give (MP3, Ogg) count as long for {@link longCompressed}: 4 MiB is
+ * about 2 minutes of 256 kbit/s, and 4 to 9 minutes at the usual
+ * 64-160 kbit/s, whose decoded channels are 100-200 MB.
+ */
+export const LONG_COMPRESSED_BYTES = 4 << 20;
+
+/**
+ * The stream head of `path` when it is a compressed file that
+ * {@link sequentialChunks} reads in order and it is long: a FLAC past
+ * `above` samples at 16 kHz (its STREAMINFO says), or an MP3, Ogg Vorbis or
+ * Opus file of at least {@link LONG_COMPRESSED_BYTES}. Null otherwise, also
+ * when the file cannot be read (the whole-file path then names the reason).
+ */
+export function longCompressed(path: string, above: number): StreamHead | null {
+  let head;
+  try {
+    head = streamHeadOf(path);
+    if (!head) return null;
+    if (head.length !== null) return head.length > above ? head : null;
+    return Deno.statSync(path).size >= LONG_COMPRESSED_BYTES ? head : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The 16 kHz mono samples of `path` in order, about `size` at a time (WAV)
+ * or as the decoder gives them (FLAC, MP3, Ogg Vorbis, Opus), never the
+ * whole file at once for those; anything else is decoded whole and given
+ * `size` at a time. Same samples as {@link loadAudio}, same errors
+ * ({@link InputError} naming the file), possibly after some samples.
+ *
+ * @example
+ * ```ts
+ * for await (const part of sequentialChunks("two_hours.flac")) await write(part);
+ * ```
+ */
+export async function* sequentialChunks(
+  path: string,
+  size = 30 * TARGET_RATE,
+): AsyncGenerator<Float32Array> {
+  let head;
+  try {
+    head = streamHeadOf(path);
+  } catch (err) {
+    throw new InputError(path, readFailure(err));
+  }
+  if (!head) {
+    yield* audioChunks(await openAudio(path), size);
+    return;
+  }
+  try {
+    yield* decodeStream(path, head.format);
+  } catch (err) {
+    if (err instanceof DecodeError) throw new InputError(path, err.reason);
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+      throw new InputError(path, readFailure(err));
+    }
+    throw err;
+  }
 }
 
 /**

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { InputError } from "../lib/errors.ts";
+import { decodeToAudio, loadAudio, sequentialChunks } from "../lib/audio/load.ts";
+import { decodeStream, streamHeadOf } from "../lib/audio/compressed_stream.ts";
+import { fixture } from "./_helpers.ts";
+
+async function concat(parts: AsyncIterable<Float32Array>): Promise<Float32Array> {
+  const all: Float32Array[] = [];
+  for await (const p of parts) all.push(p);
+  const out = new Float32Array(all.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of all) out.set(p, (at += p.length) - p.length);
+  return out;
+}
+
+const STREAMED: [string, string][] = [
+  ["codecs/flac.flac", "flac"],
+  ["long_13s.flac", "flac"],
+  ["codecs/mp3.mp3", "mp3"],
+  ["codecs/vorbis.ogg", "oga"],
+  ["codecs/opus.opus", "opus"],
+];
+
+Deno.test("FLAC, MP3, Vorbis and Opus stream with the whole-file path's bits at any block size", async (t) => {
+  for (const [name, format] of STREAMED) {
+    await t.step(name, async () => {
+      const path = fixture("audio", name);
+      const head = streamHeadOf(path);
+      assert.equal(head?.format, format);
+      const whole = (await decodeToAudio(await Deno.readFile(path), path)).samples;
+      if (head!.length !== null) assert.equal(head!.length, whole.length, "STREAMINFO length");
+      // 100-byte blocks cut FLAC frame headers often: the case audio-decode's parser gets wrong.
+      for (const block of [100, 777, 4096, 1 << 20]) {
+        const got = await concat(decodeStream(path, head!.format, block));
+        assert.equal(got.length, whole.length, `${block}-byte blocks: length`);
+        assert.deepEqual(got, whole, `${block}-byte blocks`);
+      }
+      assert.deepEqual(await concat(sequentialChunks(path)), whole);
+    });
+  }
+});
+
+Deno.test("formats that are not streamed are read by sequentialChunks through the whole-file path", async () => {
+  for (const name of ["codecs/aac.m4a", "codecs/webm.webm", "codecs/aiff.aiff", "stereo_44k.wav"]) {
+    const path = fixture("audio", name);
+    assert.equal(streamHeadOf(path), null, name);
+    const whole = (await loadAudio(path)).samples;
+    assert.deepEqual(await concat(sequentialChunks(path, 1000)), whole, name);
+  }
+});
+
+Deno.test("a FLAC cut short streams the frames the whole-file path decodes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "atst_cstream_" });
+  try {
+    const bytes = await Deno.readFile(fixture("audio", "long_13s.flac"));
+    const path = join(dir, "cut.flac");
+    await Deno.writeFile(path, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const whole = (await decodeToAudio(await Deno.readFile(path), path)).samples;
+    assert.ok(whole.length > 0 && whole.length < 208000);
+    assert.deepEqual(await concat(decodeStream(path, "flac", 4096)), whole);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad compressed files fail with the whole-file path's one-line reason", async () => {
+  const cases: [string, RegExp][] = [
+    ["truncated_stream.flac", /no audio samples/],
+    ["garbage.mp3", /not an audio file or an unsupported format/],
+    ["corrupt.m4a", /corrupt or truncated/],
+    ["does_not_exist.flac", /no such file or directory/],
+  ];
+  for (const [name, reason] of cases) {
+    const path = fixture("audio", "bad", name);
+    const err = await concat(sequentialChunks(path)).then(() => null, (e) => e);
+    assert.ok(err instanceof InputError, `${name}: ${err}`);
+    assert.equal(err.path, path);
+    assert.match(err.reason, reason);
+    const before = await loadAudio(path).then(() => null, (e: InputError) => e.reason);
+    assert.equal(err.reason, before, `${name}: same reason as loadAudio`);
+  }
+});
