@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { decodeToAudio, loadAudio, LONG_SAMPLES } from "../lib/audio/load.ts";
 import { shardName, ShardWriter } from "../lib/train/cache_shards.ts";
 import { prepareData } from "../lib/train/data.ts";
+import { loadFile } from "../lib/features/featurize_pool.ts";
 import { fixture } from "./_helpers.ts";
 import { writeLongWav } from "./_long_wav.ts";
 
@@ -155,6 +156,31 @@ Deno.test("a WAV longer than two minutes goes into its shard a chunk at a time, 
           assert.deepEqual(data.clips.read(c, 0, want.length), want, clip.path);
         }
       });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a FLAC longer than two minutes is decoded in order into its shard, as decoded whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "atst_cache_" });
+  try {
+    const long = fixture("audio", "long_125s_8k.flac");
+    const whole = (await decodeToAudio(await Deno.readFile(long), long)).samples;
+    assert.ok(whole.length > LONG_SAMPLES, "the file is past the streaming threshold");
+    const job = { path: long, output: "samples", streamAbove: LONG_SAMPLES } as const;
+    assert.ok(
+      "streamed" in await loadFile({ ...job, sequential: true }),
+      "the cache build streams it",
+    );
+    assert.ok("samples" in await loadFile(job), "other readers still decode it whole");
+    const files = [fixture("audio", "short_700.wav"), long, fixture("audio", "codecs/mp3.mp3")];
+    const data = await prepareData([await writeList(dir, files)], join(dir, "c"), quiet);
+    assert.equal(data.index.clips.length, 3);
+    for (const [c, clip] of data.index.clips.entries()) {
+      const want = clip.path === long ? whole : (await loadAudio(clip.path)).samples;
+      assert.equal(data.clips.length(c), want.length, clip.path);
+      assert.deepEqual(data.clips.read(c, 0, want.length), want, clip.path);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

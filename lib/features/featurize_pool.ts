@@ -7,7 +7,7 @@
  * @module
  */
 import { InputError, UserError } from "../errors.ts";
-import { openAudio } from "../audio/load.ts";
+import { longCompressed, openAudio } from "../audio/load.ts";
 import { writeNpy } from "../io/npy.ts";
 import { DEFAULT_MEL, type Features, logMel, type MelConfig } from "./mel.ts";
 import { orderedMap, WorkerPool } from "./worker_pool.ts";
@@ -32,6 +32,13 @@ export interface AudioJob {
    * `streamed`, and the caller reads it by range (lib/audio/load.ts `openAudio`).
    */
   streamAbove?: number;
+  /**
+   * The caller reads `streamed` files in order only (the cache build): then a
+   * long FLAC, MP3, Ogg Vorbis or Opus file (load.ts `longCompressed`) is not
+   * decoded either, and comes back `streamed` with NaN for what its header
+   * does not say.
+   */
+  sequential?: boolean;
 }
 
 /** What {@link loadFile} gives back: `seconds` is the whole file's length at 16 kHz. */
@@ -54,6 +61,17 @@ export type AudioReply =
 export async function loadFile(job: AudioJob): Promise<AudioReply> {
   const mel = job.mel ?? DEFAULT_MEL;
   try {
+    const long = job.sequential && job.streamAbove !== undefined
+      ? longCompressed(job.path, job.streamAbove)
+      : null;
+    if (long) {
+      return {
+        sourceRate: NaN,
+        channels: NaN,
+        seconds: (long.length ?? NaN) / mel.sampleRate,
+        streamed: true,
+      };
+    }
     // A WAV is read by range: only the part used (a centre crop) is ever decoded.
     const src = await openAudio(job.path);
     const n = src.length;

@@ -126,7 +126,10 @@ export class ShardWriter {
    * file is never held whole). When `chunks` throws part-way, the shard is
    * cut back to its previous clip and the error rethrown.
    */
-  async appendChunks(input: number, chunks: Iterable<Float32Array>): Promise<void> {
+  async appendChunks(
+    input: number,
+    chunks: Iterable<Float32Array> | AsyncIterable<Float32Array>,
+  ): Promise<void> {
     const file = this.#file ??= await Deno.open(this.#tmp, {
       write: true,
       create: true,
@@ -134,7 +137,7 @@ export class ShardWriter {
     });
     let samples = 0;
     try {
-      for (const chunk of chunks) {
+      for await (const chunk of chunks) {
         const bytes = f32Bytes(chunk);
         for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
         samples += chunk.length;

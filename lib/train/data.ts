@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { expandInputs } from "../audio/inputs.ts";
-import { audioChunks, LONG_SAMPLES, openAudio } from "../audio/load.ts";
+import { LONG_SAMPLES, sequentialChunks } from "../audio/load.ts";
 import { InputError } from "../errors.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
@@ -190,12 +190,13 @@ async function decodeShards(
 }
 
 /**
- * Appends a long WAV to the shard on this thread, read and resampled 30 s
- * at a time, so a 2-hour file costs a chunk of memory, not the whole file.
+ * Appends a long file to the shard on this thread, read and resampled in
+ * order (a WAV 30 s at a time, FLAC/MP3/Ogg a MiB of the file at a time),
+ * so a 2-hour file costs a chunk of memory, not the whole file.
  */
 async function appendLong(writer: ShardWriter, input: number, path: string): Promise<void> {
   try {
-    await writer.appendChunks(input, audioChunks(await openAudio(path)));
+    await writer.appendChunks(input, sequentialChunks(path));
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     writer.skip(input, err.reason);
@@ -204,7 +205,8 @@ async function appendLong(writer: ShardWriter, input: number, path: string): Pro
 
 /**
  * Decodes `paths` to 16 kHz samples in order: here (jobs 1) or on a pool of
- * workers; a WAV longer than LONG_SAMPLES comes back `streamed`, unread.
+ * workers; a WAV or FLAC longer than LONG_SAMPLES, or an MP3 or Ogg file of
+ * LONG_COMPRESSED_BYTES, comes back `streamed`, unread.
  */
 async function* decodeInOrder(paths: string[], jobs?: number): AsyncGenerator<AudioReply> {
   const job = (path: string): AudioJob => ({
@@ -212,6 +214,7 @@ async function* decodeInOrder(paths: string[], jobs?: number): AsyncGenerator<Au
     output: "samples",
     requireAudio: true,
     streamAbove: LONG_SAMPLES,
+    sequential: true,
   });
   const n = Math.min(jobs ?? navigator.hardwareConcurrency, paths.length);
   if (n <= 1) {
