@@ -64,6 +64,18 @@ Deno.test("--model embeddings equal lib/embed's clip embeddings and are cached b
     await t.step("one entry per distinct file content (files 0 and 2 are identical)", () => {
       assert.equal(entries.length, 5);
     });
+    await t.step(
+      "entries are named by the SHA-256 of the file's bytes (caches stay valid)",
+      async () => {
+        const hex = async (path: string) =>
+          Array.from(
+            new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path))),
+            (b) => b.toString(16).padStart(2, "0"),
+          ).join("");
+        const want = [...new Set(await Promise.all(set.items.map((i) => hex(i.resolved))))];
+        assert.deepEqual(entries, want.map((h) => `${h}.npy`).sort());
+      },
+    );
     await t.step("a second run reads the cache instead of embedding", async () => {
       // Plant a recognisable vector in one entry: the next run must return it.
       const entry = join(cache, sub[0]!.name, entries[0]!);

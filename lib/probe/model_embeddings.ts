@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { decodeNpy, writeNpy } from "../io/npy.ts";
@@ -37,6 +38,15 @@ async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
   const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** SHA-256 (hex) of the file at `path`, read a MiB at a time (the same digest as of its bytes). */
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(1 << 20);
+  for (let n; (n = await file.read(buf)) !== null;) hash.update(buf.subarray(0, n));
+  return hash.digest("hex");
 }
 
 /** One file's vector (clip) or `[frames, dim]` rows with patch-centre times (frames). */
@@ -70,14 +80,14 @@ export async function embedCached(
       : join(opts.cache, `${model.meta.sha256.slice(0, 16)}-${key}`);
     const todo: { index: number; cacheFile: string | null }[] = [];
     for (const [index, item] of items.entries()) {
-      let bytes: Uint8Array;
+      let digest: string;
       try {
-        bytes = await Deno.readFile(item.resolved);
+        digest = await fileSha256(item.resolved);
       } catch (err) {
         const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
         throw new UserError(`Cannot read '${item.path}': ${why}`);
       }
-      const cacheFile = dir === null ? null : join(dir, `${await sha256Hex(bytes)}.npy`);
+      const cacheFile = dir === null ? null : join(dir, `${digest}.npy`);
       const cached = cacheFile === null ? undefined : await readCached(cacheFile, settings.dim);
       if (cached) take(index, cached, cacheFile);
       else todo.push({ index, cacheFile });
