@@ -89,4 +89,14 @@ export async function runCli(
 }
 
 /** The WAV writers, for the tests that write audio. */
+/** Joins a stream of sample chunks into one array (to compare with a whole-file decode). */
+export async function concatChunks(parts: AsyncIterable<Float32Array>): Promise<Float32Array> {
+  const all: Float32Array[] = [];
+  for await (const p of parts) all.push(p);
+  const out = new Float32Array(all.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of all) out.set(p, (at += p.length) - p.length);
+  return out;
+}
+
 export { floatWav, pcm16Wav } from "../lib/io/wav.ts";

@@ -134,6 +134,20 @@ Deno.test("`-` reads the file list from stdin, and other stdin is other inputs",
   }
 });
 
+/** Every cached clip of `data` (three files) has the samples `loadAudio` gives, `long` those of `whole`. */
+async function assertCachedAsDecoded(
+  data: Awaited<ReturnType<typeof prepareData>>,
+  long: string,
+  whole: Float32Array,
+): Promise<void> {
+  assert.equal(data.index.clips.length, 3);
+  for (const [c, clip] of data.index.clips.entries()) {
+    const want = clip.path === long ? whole : (await loadAudio(clip.path)).samples;
+    assert.equal(data.clips.length(c), want.length, clip.path);
+    assert.deepEqual(data.clips.read(c, 0, want.length), want, clip.path);
+  }
+}
+
 Deno.test("a WAV longer than two minutes goes into its shard a chunk at a time, as decoded whole", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "atst_cache_" });
   try {
@@ -149,12 +163,7 @@ Deno.test("a WAV longer than two minutes goes into its shard a chunk at a time, 
           ...quiet,
           jobs,
         });
-        assert.equal(data.index.clips.length, 3);
-        for (const [c, clip] of data.index.clips.entries()) {
-          const want = clip.path === long ? whole : (await loadAudio(clip.path)).samples;
-          assert.equal(data.clips.length(c), want.length, clip.path);
-          assert.deepEqual(data.clips.read(c, 0, want.length), want, clip.path);
-        }
+        await assertCachedAsDecoded(data, long, whole);
       });
     }
   } finally {
@@ -176,12 +185,7 @@ Deno.test("a FLAC longer than two minutes is decoded in order into its shard, as
     assert.ok("samples" in await loadFile(job), "other readers still decode it whole");
     const files = [fixture("audio", "short_700.wav"), long, fixture("audio", "codecs/mp3.mp3")];
     const data = await prepareData([await writeList(dir, files)], join(dir, "c"), quiet);
-    assert.equal(data.index.clips.length, 3);
-    for (const [c, clip] of data.index.clips.entries()) {
-      const want = clip.path === long ? whole : (await loadAudio(clip.path)).samples;
-      assert.equal(data.clips.length(c), want.length, clip.path);
-      assert.deepEqual(data.clips.read(c, 0, want.length), want, clip.path);
-    }
+    await assertCachedAsDecoded(data, long, whole);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,16 +3,7 @@ import { join } from "node:path";
 import { InputError } from "../lib/errors.ts";
 import { decodeToAudio, loadAudio, sequentialChunks } from "../lib/audio/load.ts";
 import { decodeStream, streamHeadOf } from "../lib/audio/compressed_stream.ts";
-import { fixture } from "./_helpers.ts";
-
-async function concat(parts: AsyncIterable<Float32Array>): Promise<Float32Array> {
-  const all: Float32Array[] = [];
-  for await (const p of parts) all.push(p);
-  const out = new Float32Array(all.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of all) out.set(p, (at += p.length) - p.length);
-  return out;
-}
+import { concatChunks, fixture } from "./_helpers.ts";
 
 const STREAMED: [string, string][] = [
   ["codecs/flac.flac", "flac"],
@@ -32,11 +23,11 @@ Deno.test("FLAC, MP3, Vorbis and Opus stream with the whole-file path's bits at 
       if (head!.length !== null) assert.equal(head!.length, whole.length, "STREAMINFO length");
       // 100-byte blocks cut FLAC frame headers often: the case audio-decode's parser gets wrong.
       for (const block of [100, 777, 4096, 1 << 20]) {
-        const got = await concat(decodeStream(path, head!.format, block));
+        const got = await concatChunks(decodeStream(path, head!.format, block));
         assert.equal(got.length, whole.length, `${block}-byte blocks: length`);
         assert.deepEqual(got, whole, `${block}-byte blocks`);
       }
-      assert.deepEqual(await concat(sequentialChunks(path)), whole);
+      assert.deepEqual(await concatChunks(sequentialChunks(path)), whole);
     });
   }
 });
@@ -46,7 +37,7 @@ Deno.test("formats that are not streamed are read by sequentialChunks through th
     const path = fixture("audio", name);
     assert.equal(streamHeadOf(path), null, name);
     const whole = (await loadAudio(path)).samples;
-    assert.deepEqual(await concat(sequentialChunks(path, 1000)), whole, name);
+    assert.deepEqual(await concatChunks(sequentialChunks(path, 1000)), whole, name);
   }
 });
 
@@ -58,7 +49,7 @@ Deno.test("a FLAC cut short streams the frames the whole-file path decodes", asy
     await Deno.writeFile(path, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const whole = (await decodeToAudio(await Deno.readFile(path), path)).samples;
     assert.ok(whole.length > 0 && whole.length < 208000);
-    assert.deepEqual(await concat(decodeStream(path, "flac", 4096)), whole);
+    assert.deepEqual(await concatChunks(decodeStream(path, "flac", 4096)), whole);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -73,7 +64,7 @@ Deno.test("bad compressed files fail with the whole-file path's one-line reason"
   ];
   for (const [name, reason] of cases) {
     const path = fixture("audio", "bad", name);
-    const err = await concat(sequentialChunks(path)).then(() => null, (e) => e);
+    const err = await concatChunks(sequentialChunks(path)).then(() => null, (e) => e);
     assert.ok(err instanceof InputError, `${name}: ${err}`);
     assert.equal(err.path, path);
     assert.match(err.reason, reason);

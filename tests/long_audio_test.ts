@@ -11,7 +11,7 @@ import { collectFrames, embedFiles, embedSettings } from "../lib/embed/embed_fil
 import { embedClips, embedFrames } from "../lib/embed/pooling.ts";
 import { sceneEmbedding, timestampEmbedding } from "../lib/embed/frame_pooling.ts";
 import { StreamedLogMel } from "../lib/embed/_stream_mel.ts";
-import { fixture, ROOT, runCli } from "./_helpers.ts";
+import { concatChunks, fixture, ROOT, runCli } from "./_helpers.ts";
 import { writeLongWav } from "./_long_wav.ts";
 
 const CLIP = fixture("model", "a.ckpt");
@@ -19,15 +19,6 @@ const FRAME = fixture("frame", "fa.ckpt");
 const MB = 1024 * 1024;
 
 await useBackend("wasm", { quiet: true });
-
-async function concat(parts: AsyncIterable<Float32Array>): Promise<Float32Array> {
-  const all: Float32Array[] = [];
-  for await (const p of parts) all.push(p);
-  const out = new Float32Array(all.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of all) out.set(p, (at += p.length) - p.length);
-  return out;
-}
 
 Deno.test("a WAV past two minutes embeds by range with the same bits as decoded whole", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "atst_long_" });
@@ -79,7 +70,7 @@ Deno.test("a WAV past two minutes embeds by range with the same bits as decoded 
       }
       assert.deepEqual(
         results.frames,
-        await concat(timestampEmbedding(model.encoder, mem(), opts)),
+        await concatChunks(timestampEmbedding(model.encoder, mem(), opts)),
       );
       assert.deepEqual(results.clip, await sceneEmbedding(model.encoder, mem(), opts));
       model.encoder.dispose();

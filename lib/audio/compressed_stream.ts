@@ -29,6 +29,7 @@ import { decodeChunked } from "audio-decode";
 import { DecodeError, downmix } from "./decode.ts";
 import { intScalingOf, rescaleIntPcm } from "./pcm_scale.ts";
 import { resampledLength, ResampleStream } from "./resample_stream.ts";
+import { readAt } from "../io/read_at.ts";
 
 /** Formats read in order by {@link decodeStream}: audio-decode's names. */
 export type StreamFormat = "flac" | "mp3" | "oga" | "opus";
@@ -92,19 +93,6 @@ export function streamFormat(
     return { format: "oga", length: null };
   }
   return null;
-}
-
-/** Reads up to `n` bytes at `at` (fewer at the end of the file). */
-function readAt(file: Deno.FsFile, at: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  file.seekSync(at, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < n) {
-    const r = file.readSync(out.subarray(got));
-    if (r === null || r === 0) break;
-    got += r;
-  }
-  return got === n ? out : out.subarray(0, got);
 }
 
 /** {@link streamFormat} of the file at `path`; file system errors are thrown as they come. */

@@ -15,6 +15,7 @@
 import { DecodeError } from "./decode.ts";
 import { resample } from "./resample.ts";
 import { resampledLength, resampleWindow } from "./resample_stream.ts";
+import { readAt } from "../io/read_at.ts";
 
 /** Where the samples of a WAV file are and how they are coded. */
 export interface WavLayout {
@@ -37,19 +38,6 @@ const SCAN_FRAMES = 1 << 16;
 
 function ascii(b: Uint8Array, at: number): string {
   return String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
-}
-
-/** Reads up to `n` bytes at `at` (fewer at the end of the file). */
-function readAt(file: Deno.FsFile, at: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  file.seekSync(at, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < n) {
-    const r = file.readSync(out.subarray(got));
-    if (r === null || r === 0) break;
-    got += r;
-  }
-  return got === n ? out : out.subarray(0, got);
 }
 
 /**
