@@ -31,6 +31,9 @@ const SECTIONS: Record<string, { file: string; args: string[] }> = {
   // data: sharded cache build (1 worker vs all cores), views/s per worker, step wait with and
   // without prefetch, embed with and without read-ahead (issue 14).
   data: { file: "./data.ts", args: [] },
+  // long-file: peak RSS of embed (every family, mode and format) on a 60-minute 44.1 kHz stereo
+  // WAV against a 2.5-minute one, and of the cache build and a tiny pretrain on a 120-minute one.
+  "long-file": { file: "./long_file.ts", args: [] },
   // startup: the installed `atst` (deno task install) against `npx -y deno@2.9.6 task atst`.
   startup: { file: "./startup.ts", args: [] },
 };
