@@ -38,17 +38,27 @@ Peak RSS and wall time of atst embed (every family, mode and format) on a
 long and a short 44.1 kHz stereo WAV, and of the cache build and a 2-step
 tiny pretrain on a longer one. --backend defaults to native, else wasm.
 `;
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    minutes: { type: "string" },
-    "short-minutes": { type: "string" },
-    "cache-minutes": { type: "string" },
-    backend: { type: "string" },
-    backends: { type: "string" }, // from bench/run.ts: the first one is used
-    help: { type: "boolean" },
-  },
-});
+
+/** The flags, or one line and exit 2 for an unknown one. */
+function flags() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        minutes: { type: "string" },
+        "short-minutes": { type: "string" },
+        "cache-minutes": { type: "string" },
+        backend: { type: "string" },
+        backends: { type: "string" }, // from bench/run.ts: the first one is used
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message.split(". ")[0]} (see --help)`);
+    Deno.exit(2);
+  }
+}
+const values = flags();
 if (values.help) {
   console.log(USAGE.trim());
   Deno.exit(0);
@@ -56,8 +66,9 @@ if (values.help) {
 const LONG = Number(values.minutes ?? 60);
 const SHORT = Number(values["short-minutes"] ?? 2.5);
 const CACHE = Number(values["cache-minutes"] ?? 120);
-for (const [flag, v] of [["minutes", LONG], ["short-minutes", SHORT], ["cache-minutes", CACHE]]) {
-  if (!(Number(v) > 0)) {
+for (const flag of ["minutes", "short-minutes", "cache-minutes"] as const) {
+  const v = values[flag];
+  if (v !== undefined && !(Number(v) > 0)) {
     console.error(`bench: --${flag} must be a positive number, not '${v}'`);
     Deno.exit(2);
   }
