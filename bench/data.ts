@@ -127,12 +127,22 @@ async function corpus(dir: string, n: number, seconds: number): Promise<string> 
   return list;
 }
 
-/** Views rendered per second on this thread for `seconds`-long crops. */
-async function viewsPerSecond(list: string, cache: string, seconds: number): Promise<number> {
+/**
+ * Views rendered per second on this thread for `seconds`-long crops: ATST-Clip's two crops per
+ * clip, or ATST-Frame's one crop per clip with its plain and augmented view and a token mask.
+ */
+async function viewsPerSecond(
+  list: string,
+  cache: string,
+  seconds: number,
+  family: "clip" | "frame",
+): Promise<number> {
   const { prepareData } = await import("../lib/train/data.ts");
   const { logMel } = await import("../lib/features/mel.ts");
-  const { Sampler, ViewFeed } = await import("../lib/train/step_views.ts");
+  const { frameFeed, Sampler, ViewFeed } = await import("../lib/train/step_views.ts");
   const { cropSamples, MixupMemory } = await import("../lib/train/views.ts");
+  const { encoderConfig } = await import("../lib/model/config.ts");
+  const encoder = encoderConfig("small", { family });
   const data = await prepareData([`@${list}`], cache, { warn: () => {} });
   const ctx = {
     clips: data.clips,
@@ -147,6 +157,7 @@ async function viewsPerSecond(list: string, cache: string, seconds: number): Pro
     sampler: new Sampler(data.clips.count, 1),
     share: { first: 0, count: batch },
     start: 0,
+    frame: frameFeed({ encoder, cropSeconds: seconds }),
   }, [new MixupMemory(), new MixupMemory()]);
   await feed.take(0); // warm-up
   const t0 = performance.now();
@@ -172,28 +183,34 @@ async function main(): Promise<string[]> {
     }
     const long = await corpus(join(dir, "long"), 16, 12);
     const rates: number[] = [];
-    for (const seconds of [6, 10]) {
-      const r = await viewsPerSecond(long, join(dir, "cache-long"), seconds);
-      rates.push(r);
-      lines.push(
-        `views: ${seconds} s crops (crop, log-mel, mixup, resize crop): ${
-          r.toFixed(1)
-        } views/s per worker`,
-      );
+    const what = {
+      clip: "ATST-Clip (two crops, log-mel, mixup, resize crop)",
+      frame: "ATST-Frame (one crop, log-mel, plain + mixup/frequency-crop view, mask)",
+    };
+    for (const family of ["clip", "frame"] as const) {
+      for (const seconds of [6, 10]) {
+        const r = await viewsPerSecond(long, join(dir, "cache-long"), seconds, family);
+        rates.push(r); // clip 6 s, clip 10 s, frame 6 s, frame 10 s
+        lines.push(
+          `views: ${what[family]}, ${seconds} s crops: ${r.toFixed(1)} views/s per worker`,
+        );
+      }
     }
     // ATST-small at batch 256: 512 views per step; a 1 s GPU step needs 512 views/s.
+    // Each family at its recipe's crop: ATST-Clip 6 s, ATST-Frame 10 s.
     lines.push(
-      `  workers to feed a 1 s GPU step of ATST-small at batch 256 (512 views of 6 s): ${
-        Math.ceil(512 / rates[0]!)
-      }`,
+      `  workers to feed a 1 s GPU step of ATST-small at batch 256 (512 views): ` +
+        `ATST-Clip (6 s) ${Math.ceil(512 / rates[0]!)}, ATST-Frame (10 s) ${
+          Math.ceil(512 / rates[3]!)
+        }`,
     );
-    lines.push("  (ATST-Frame views: not measured, the frame family has no pretrain path yet)");
     type Wait = { wait_s: number; step_s: number };
     for (const prefetch of [0, 2]) {
       const w = await run<Wait>("wait", [long, join(dir, "cache-long"), String(prefetch)]);
       lines.push(
         `step wait (tiny depth 2, batch 8, 6 s crops, ${BACKEND}), --prefetch ${prefetch}: ` +
-          `${w.wait_s.toFixed(3)} s waited for data per ${w.step_s.toFixed(2)} s step`,
+          `${w.wait_s.toFixed(3)} s waited for data per ${w.step_s.toFixed(2)} s step ` +
+          `(the step uses ${(16 / w.step_s).toFixed(0)} views/s)`,
       );
     }
     const emb = await corpus(join(dir, "embed"), 200, 2);
