@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { InputError } from "../lib/errors.ts";
-import { decodeToAudio, loadAudio, sequentialChunks } from "../lib/audio/load.ts";
+import {
+  decodeLong,
+  decodeToAudio,
+  loadAudio,
+  LONG_SAMPLES,
+  longCompressed,
+  openAudio,
+  sequentialChunks,
+} from "../lib/audio/load.ts";
 import { decodeStream, streamHeadOf } from "../lib/audio/compressed_stream.ts";
 import { concatChunks, fixture } from "./_helpers.ts";
 
@@ -69,6 +77,52 @@ Deno.test("bad compressed files fail with the whole-file path's one-line reason"
     assert.equal(err.path, path);
     assert.match(err.reason, reason);
     const before = await loadAudio(path).then(() => null, (e: InputError) => e.reason);
+    assert.equal(err.reason, before, `${name}: same reason as loadAudio`);
+  }
+});
+
+Deno.test("a long FLAC opens with the samples, rate and channels of the whole-file path", async () => {
+  const path = fixture("audio", "long_125s_8k.flac");
+  const head = longCompressed(path, LONG_SAMPLES);
+  assert.equal(head?.format, "flac", "the fixture takes the in-order path");
+  const whole = await decodeToAudio(await Deno.readFile(path), path);
+  assert.ok(whole.samples.length > LONG_SAMPLES);
+  const src = await openAudio(path);
+  assert.equal(src.streamed, false);
+  assert.equal(src.length, whole.samples.length);
+  assert.equal(src.sourceRate, whole.sourceRate);
+  assert.equal(src.channels, whole.channels);
+  assert.deepEqual(src.read(0, src.length), whole.samples);
+  assert.deepEqual(src.read(1_000_000, 1_000_100), whole.samples.subarray(1_000_000, 1_000_100));
+  assert.deepEqual(await loadAudio(path), whole);
+});
+
+Deno.test("decodeLong gives every streamed codec's whole-file samples, rate and channels however it reserves", async (t) => {
+  for (const [name, format] of STREAMED) {
+    await t.step(name, async () => {
+      const path = fixture("audio", name);
+      const whole = await decodeToAudio(await Deno.readFile(path), path);
+      const head = streamHeadOf(path)!;
+      // The header's length, the file size's estimate, and a 1-sample reserve that must double.
+      for (const length of [head.length, null, 1]) {
+        const got = await decodeLong(path, { format: format as typeof head.format, length });
+        assert.equal(got.sourceRate, whole.sourceRate, `reserve ${length}: rate`);
+        assert.equal(got.channels, whole.channels, `reserve ${length}: channels`);
+        assert.equal(got.samples.length, whole.samples.length, `reserve ${length}: length`);
+        assert.deepEqual(got.samples, whole.samples, `reserve ${length}`);
+      }
+    });
+  }
+});
+
+Deno.test("decodeLong fails with the whole-file path's one-line reason", async () => {
+  for (const name of ["truncated_stream.flac", "does_not_exist.flac"]) {
+    const path = fixture("audio", "bad", name);
+    const err = await decodeLong(path, { format: "flac", length: 6400 }).then(() => null, (e) => e);
+    assert.ok(err instanceof InputError, `${name}: ${err}`);
+    assert.equal(err.path, path);
+    const before = await loadAudio(path).then(() => null, (e: InputError) => e.reason);
+    assert.ok(before !== null);
     assert.equal(err.reason, before, `${name}: same reason as loadAudio`);
   }
 });

@@ -41,6 +41,14 @@ export interface StreamHead {
   length: number | null;
 }
 
+/** What the decoder's first piece says about the file (the whole-file path's `sourceRate`, `channels`). */
+export interface StreamInfo {
+  /** Sample rate of the file before resampling. */
+  sampleRate: number;
+  /** Channel count of the file before downmixing. */
+  channels: number;
+}
+
 /** Bytes of the file handed to the decoder at a time. */
 const BLOCK = 1 << 20;
 /** Bytes read for {@link streamFormat}. */
@@ -152,7 +160,8 @@ function decodeFailure(err: unknown): DecodeError {
  * Throws {@link DecodeError} with decode.ts's reasons (no samples, corrupt
  * data, non-finite samples, a bad sample rate); file system errors are
  * thrown as they come. `blockBytes` (default 1 MiB) is how much of the
- * file the decoder gets at a time.
+ * file the decoder gets at a time. `onInfo` is called once, before the
+ * first samples, with the file's rate and channel count.
  *
  * @example
  * ```ts
@@ -164,6 +173,7 @@ export async function* decodeStream(
   path: string,
   format: StreamFormat,
   blockBytes = BLOCK,
+  onInfo?: (info: StreamInfo) => void,
 ): AsyncGenerator<Float32Array> {
   let rs: ResampleStream | null = null, rate = 0;
   const scaling = format === "flac" ? intScalingOf(streamHeadBytes(path)) : null;
@@ -182,6 +192,7 @@ export async function* decodeStream(
         throw new DecodeError(`invalid sample rate ${sampleRate}`);
       }
       rs = new ResampleStream(rate = sampleRate);
+      onInfo?.({ sampleRate, channels: channels.length });
     } else if (sampleRate !== rate) {
       throw new DecodeError(`sample rate changes from ${rate} to ${sampleRate} in the file`);
     }

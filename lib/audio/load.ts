@@ -2,9 +2,11 @@
  * Audio file -> mono 16 kHz Float32Array: decode, downmix by mean, resample
  * with the torchaudio-compatible resampler (REFERENCE.md §1.1). PCM and
  * float WAV files are read by range (wav_stream.ts), so {@link openAudio}
- * gives any part of an hour-long WAV without holding the rest. Other
- * formats are decoded whole there; {@link sequentialChunks} also reads FLAC,
- * MP3, Ogg Vorbis and Opus in order without holding them (compressed_stream.ts).
+ * gives any part of an hour-long WAV without holding the rest. A long FLAC,
+ * MP3, Ogg Vorbis or Opus file ({@link longCompressed}) is decoded in order
+ * (compressed_stream.ts) into its 16 kHz samples, never holding the file's
+ * bytes or its decoded channels; other files are decoded whole.
+ * {@link sequentialChunks} gives those formats in order without holding them.
  *
  * @module
  */
@@ -12,7 +14,12 @@ import { InputError } from "../errors.ts";
 import { decodeBytes, DecodeError, downmix } from "./decode.ts";
 import { resample } from "./resample.ts";
 import { openWav } from "./wav_stream.ts";
-import { decodeStream, type StreamHead, streamHeadOf } from "./compressed_stream.ts";
+import {
+  decodeStream,
+  type StreamHead,
+  streamHeadOf,
+  type StreamInfo,
+} from "./compressed_stream.ts";
 
 /** The model's sample rate. */
 export const TARGET_RATE = 16000;
@@ -151,17 +158,75 @@ export async function* sequentialChunks(
   try {
     yield* decodeStream(path, head.format);
   } catch (err) {
-    if (err instanceof DecodeError) throw new InputError(path, err.reason);
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-      throw new InputError(path, readFailure(err));
-    }
-    throw err;
+    throw streamFailure(path, err);
   }
+}
+
+/** `err` from {@link decodeStream} of `path` as the whole-file path reports it. */
+function streamFailure(path: string, err: unknown): unknown {
+  if (err instanceof DecodeError) return new InputError(path, err.reason);
+  if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+    return new InputError(path, readFailure(err));
+  }
+  return err;
+}
+
+/** Most samples reserved up front (1 GiB, 4.6 hours at 16 kHz); past it the buffer doubles. */
+const MAX_RESERVE = 1 << 28;
+/**
+ * Samples reserved per byte of an MP3 or Ogg file, whose header gives no
+ * length: 16 kHz at 32 kbit/s. Pages never written are never resident, so
+ * reserving too much costs address space, not memory.
+ */
+const SAMPLES_PER_BYTE = 4;
+
+/**
+ * The 16 kHz samples of the long compressed file `path` (`head` from
+ * {@link longCompressed}), decoded in order into one array: a FLAC's is
+ * sized by its STREAMINFO, an MP3's or Ogg file's by its size, and either
+ * doubles if the decoder gives more. The result may be a view of a larger
+ * buffer whose tail was never written. Throws {@link InputError} naming
+ * the file with the whole-file path's reasons.
+ *
+ * @example
+ * ```ts
+ * const head = longCompressed("hour.flac", LONG_SAMPLES);
+ * if (head) console.log((await decodeLong("hour.flac", head)).samples.length);
+ * ```
+ */
+export async function decodeLong(path: string, head: StreamHead): Promise<Audio> {
+  let info: StreamInfo | null = null;
+  let reserve;
+  try {
+    reserve = head.length ?? Deno.statSync(path).size * SAMPLES_PER_BYTE;
+  } catch (err) {
+    throw new InputError(path, readFailure(err));
+  }
+  let buf = new Float32Array(Math.min(Math.max(reserve, 1), MAX_RESERVE)), n = 0;
+  try {
+    for await (const part of decodeStream(path, head.format, undefined, (i) => info = i)) {
+      if (n + part.length > buf.length) {
+        const grown = new Float32Array(Math.max(2 * buf.length, n + part.length));
+        grown.set(buf.subarray(0, n));
+        buf = grown;
+      }
+      buf.set(part, n);
+      n += part.length;
+    }
+  } catch (err) {
+    throw streamFailure(path, err);
+  }
+  // decodeStream gives samples only after it has called back with the info.
+  const { sampleRate, channels } = info!;
+  return { samples: buf.subarray(0, n), sourceRate: sampleRate, channels };
 }
 
 /**
  * Opens one audio file as an {@link AudioSource}: a PCM or float WAV is
- * read by range when asked, anything else is decoded whole now. Throws
+ * read by range when asked, a long FLAC, MP3, Ogg Vorbis or Opus file
+ * ({@link longCompressed}) is decoded in order into its 16 kHz samples now
+ * (the same samples, rate and channels as decoded whole, without holding
+ * the file or its channels), anything else is decoded whole now. Throws
  * {@link InputError} naming the file as {@link loadAudio} does, also from
  * `read` (a WAV cut short after it was opened).
  *
@@ -197,13 +262,8 @@ export async function openAudio(path: string): Promise<AudioSource> {
       },
     };
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    throw new InputError(path, readFailure(err));
-  }
-  const audio = await decodeToAudio(bytes, path);
+  const long = longCompressed(path, LONG_SAMPLES);
+  const audio = long ? await decodeLong(path, long) : await decodeWhole(path);
   return {
     length: audio.samples.length,
     sourceRate: audio.sourceRate,
@@ -211,6 +271,17 @@ export async function openAudio(path: string): Promise<AudioSource> {
     streamed: false,
     read: (start, end) => audio.samples.subarray(start, end),
   };
+}
+
+/** The file's bytes, decoded whole. */
+async function decodeWhole(path: string): Promise<Audio> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    throw new InputError(path, readFailure(err));
+  }
+  return await decodeToAudio(bytes, path);
 }
 
 /** Like {@link loadAudio} for bytes already in memory; `name` is used in errors. */
