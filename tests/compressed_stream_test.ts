@@ -5,6 +5,7 @@ import {
   decodeLong,
   decodeToAudio,
   loadAudio,
+  LONG_COMPRESSED_BYTES,
   LONG_SAMPLES,
   longCompressed,
   openAudio,
@@ -95,6 +96,28 @@ Deno.test("a long FLAC opens with the samples, rate and channels of the whole-fi
   assert.deepEqual(src.read(0, src.length), whole.samples);
   assert.deepEqual(src.read(1_000_000, 1_000_100), whole.samples.subarray(1_000_000, 1_000_100));
   assert.deepEqual(await loadAudio(path), whole);
+});
+
+Deno.test("an MP3 of 4 MiB opens through the in-order decoder with the whole-file path's samples", async () => {
+  // No long MP3 is committed: copies of the fixture's frames, one after another, are one stream.
+  const one = await Deno.readFile(fixture("audio", "codecs", "mp3.mp3"));
+  const copies = Math.ceil(LONG_COMPRESSED_BYTES / one.length);
+  const bytes = new Uint8Array(copies * one.length);
+  for (let i = 0; i < copies; i++) bytes.set(one, i * one.length);
+  const dir = await Deno.makeTempDir({ prefix: "atst_mp3_" });
+  try {
+    const path = join(dir, "long.mp3");
+    await Deno.writeFile(path, bytes);
+    assert.equal(longCompressed(path, LONG_SAMPLES)?.format, "mp3", "it takes the in-order path");
+    const whole = await decodeToAudio(bytes, path);
+    const src = await openAudio(path);
+    assert.equal(src.length, whole.samples.length);
+    assert.equal(src.sourceRate, whole.sourceRate);
+    assert.equal(src.channels, whole.channels);
+    assert.deepEqual(src.read(0, src.length), whole.samples);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("decodeLong gives every streamed codec's whole-file samples, rate and channels however it reserves", async (t) => {
