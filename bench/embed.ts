@@ -9,10 +9,11 @@
  * the authors' scene embedding (REFERENCE.md §8.5, last 12 blocks
  * through `norm_frame`, token mean per 1001-frame chunk, mean over chunks),
  * what `atst embed` gives for a frame model without `--frames`. Ours runs
- * lib/embed/frame_pooling.ts `sceneEmbedding` per clip, as `atst embed`
- * does (one clip's chunks per encoder call: a 10 s clip is one chunk); the
- * reference is tools/atst_torch.py `scene_embedding` (the authors'
- * get_scene_embedding) on the whole batch.
+ * lib/embed/frame_pooling.ts `sceneEmbeddings` on the batch's clips, as
+ * `atst embed` does (the chunks of a group of `--batch` files share encoder
+ * calls: 8 clips of 10 s are one call); the reference is
+ * tools/atst_torch.py `scene_embedding` (the authors' get_scene_embedding)
+ * on the whole batch.
  *
  * Both sides run --warmup untimed batches first: V8 and tfjs need a few
  * passes to reach steady speed, which is what a long embedding job sees.
@@ -50,7 +51,7 @@ async function measure(backend: string, s: BenchSettings): Promise<Measured> {
   const { encoderConfig } = await import("../lib/model/config.ts");
   const { Encoder } = await import("../lib/model/encoder.ts");
   const { embedClips } = await import("../lib/embed/pooling.ts");
-  const { memorySource, sceneEmbedding } = await import("../lib/embed/frame_pooling.ts");
+  const { memorySource, sceneEmbeddings } = await import("../lib/embed/frame_pooling.ts");
   if (s.family !== "clip" && s.family !== "frame") {
     throw new Error(`--family must be clip or frame, not '${s.family}'`);
   }
@@ -68,9 +69,7 @@ async function measure(backend: string, s: BenchSettings): Promise<Measured> {
   const sources = clips.map(memorySource);
   const frameOpts = { blocks: 12, batch: s.batch };
   const run = s.family === "frame"
-    ? async () => {
-      for (const src of sources) await sceneEmbedding(encoder, src, frameOpts);
-    }
+    ? () => sceneEmbeddings(encoder, sources, frameOpts)
     : () => embedClips(encoder, clips, opts);
   const { wall } = await timeRuns(run, { warmup: s.warmup, reps: s.batches });
   encoder.dispose();

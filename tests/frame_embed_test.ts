@@ -5,7 +5,12 @@ import { useBackend } from "../lib/backend/backend.ts";
 import { UserError } from "../lib/errors.ts";
 import { readNpy } from "../lib/io/npy.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
-import { collectFrames, embedFiles, type EmbedResult } from "../lib/embed/embed_files.ts";
+import {
+  collectFrames,
+  embedFiles,
+  type EmbedInput,
+  type EmbedResult,
+} from "../lib/embed/embed_files.ts";
 import { embedHeader, openEmbedSink } from "../lib/embed/sink.ts";
 import { embedSettings } from "../lib/embed/embed_files.ts";
 import { embedWithModel } from "../lib/probe/model_embeddings.ts";
@@ -202,3 +207,69 @@ Deno.test("embed --model with a checkpoint of neither family exits 2 naming the 
   assert.match(r.stderr, /lacks tensor 'cls_token' of an ATST-Clip encoder/);
   await Deno.remove(dir, { recursive: true });
 });
+
+for (const backend of ["cpu", "native"] as const) {
+  Deno.test({
+    name:
+      `files of mixed lengths share encoder calls and equal each file embedded alone (${backend})`,
+    ignore: backend === "native" && !nativeOk,
+  }, async (t) => {
+    await useBackend(backend, { quiet: true });
+    const dir = await Deno.makeTempDir({ prefix: "frame_batch_" });
+    // 301 frames (under a chunk), 1001 (exactly one), 2301 (three), 2003 (two and a 1-frame tail).
+    const lengths = { short: 48000, one: 160000, three: 368000, tail: 320320 };
+    const files: EmbedInput[] = [];
+    for (const [i, [name, n]] of Object.entries(lengths).entries()) {
+      const path = join(dir, `${name}.wav`);
+      await Deno.writeFile(path, floatWav(audio(n / 16000 + 1, i + 2).subarray(0, n)));
+      files.push({ path, rel: `${name}.wav` });
+    }
+    // A bad file in the middle keeps its place and its group goes on.
+    files.splice(2, 0, { path: join(dir, "missing.wav"), rel: "missing.wav" });
+    const model = await loadEncoder(FA);
+    let calls = 0;
+    const real = model.encoder.blockOutputs.bind(model.encoder);
+    model.encoder.blockOutputs = (...a) => (calls++, real(...a));
+    const before = tf.memory().numTensors;
+    const run = async (inputs: typeof files, mode: "clip" | "frames") => {
+      const out: { rel: string; data?: Float32Array; timesMs?: Float64Array }[] = [];
+      await embedFiles(model, inputs, { mode, batch: 8 }, async (r) => {
+        if ("clip" in r) out.push({ rel: r.file.rel, data: r.clip });
+        else if ("stream" in r) {
+          const f = await collectFrames(r.stream);
+          out.push({ rel: r.file.rel, data: f.data, timesMs: f.timesMs });
+        } else out.push({ rel: r.file.rel });
+      });
+      return out;
+    };
+    for (const mode of ["clip", "frames"] as const) {
+      await t.step(`${mode}: one encoder call for 7 chunks of 4 files, within 1e-5`, async () => {
+        calls = 0;
+        const batched = await run(files, mode);
+        assert.equal(calls, 1, "the 7 token chunks go through one encoder call at batch 8");
+        assert.deepEqual(batched.map((r) => r.rel), files.map((f) => f.rel));
+        assert.equal(batched[2]!.data, undefined, "the missing file is an error");
+        for (const [i, file] of files.entries()) {
+          if (i === 2) continue;
+          const [alone] = await run([file], mode);
+          const got = batched[i]!;
+          assert.equal(got.data!.length, alone!.data!.length, `${file.rel} width`);
+          const err = relErr(got.data!, alone!.data!);
+          console.log(
+            `${mode} ${file.rel}, batched vs alone (${backend}): ${err.toExponential(2)}`,
+          );
+          assertAtMost(err, 1e-5, `${file.rel} batched vs alone`);
+          assert.deepEqual(got.timesMs, alone!.timesMs);
+        }
+        const rows = batched.map((r) => (r.data?.length ?? 0) / 128);
+        if (mode === "frames") assert.deepEqual(rows, [75, 250, 0, 574, 500]);
+        else assert.deepEqual(rows, [1, 1, 0, 1, 1]);
+      });
+    }
+    model.encoder.blockOutputs = real;
+    assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+    model.encoder.dispose();
+    await Deno.remove(dir, { recursive: true });
+    await useBackend("cpu", { quiet: true });
+  });
+}

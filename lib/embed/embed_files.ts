@@ -9,7 +9,8 @@
  * `openAudio`), so clip mode decodes only its centre crop, ATST-Frame reads
  * the samples of one chunk at a time, and ATST-Clip frames of a WAV longer
  * than LONG_SAMPLES are streamed piece by piece. Other formats are decoded
- * whole first.
+ * whole first. ATST-Frame files up to LONG_SAMPLES are embedded in groups of
+ * `batch` whose chunks share encoder calls; a longer one is embedded alone.
  *
  * @module
  */
@@ -30,8 +31,8 @@ import {
   frameChunkFrames,
   frameChunks,
   type FrameStream,
-  sceneEmbedding,
-  timestampEmbedding,
+  sceneEmbeddings,
+  timestampEmbeddings,
   tokenCentresMs,
 } from "./frame_pooling.ts";
 import { StreamedLogMel } from "./_stream_mel.ts";
@@ -163,13 +164,28 @@ export async function embedFiles(
   const mel = model.meta.mel;
   let ok = 0, failed = 0;
   if (model.encoder.cfg.family === "frame") {
-    // One file at a time, a chunk at a time: an hour-long file holds its samples only.
+    // Files up to LONG_SAMPLES in groups of `batch`, their chunks batched together; a longer
+    // file alone, a chunk at a time, so an hour-long file holds its samples only.
+    let group: { file: EmbedInput; opened: Opened }[] = [];
+    const deliver = async (entries: { file: EmbedInput; opened: Opened }[]) => {
+      for (const r of embedFrameFamily(model, entries, s, batch)) {
+        const result = await r;
+        if ("error" in result) failed++;
+        else ok++;
+        await onResult(result);
+      }
+    };
     for (const file of files) {
-      const r = await embedFrameFamily(model, file, s, batch);
-      if ("error" in r) failed++;
-      else ok++;
-      await onResult(r);
+      const opened = await openFeatures(model, file);
+      if ("error" in opened || !opened.long) {
+        group.push({ file, opened });
+        if (group.length < batch) continue;
+      }
+      await deliver(group);
+      group = [];
+      if (!("error" in opened) && opened.long) await deliver([{ file, opened }]);
     }
+    await deliver(group);
     return { ok, failed };
   }
   const ahead = new ReadAhead(files.map((f) => f.path), {
@@ -240,18 +256,22 @@ export async function collectFrames(stream: FrameStream): Promise<FrameEmbedding
   return { data, frames: stream.frames, dim: stream.dim, timesMs: stream.timesMs };
 }
 
-/** A file's log-mel read by range, and its length; or why it cannot be read. */
-async function openFeatures(
-  model: EmbedModel,
-  file: EmbedInput,
-): Promise<{ src: StreamedLogMel; seconds: number } | { error: InputError }> {
+/** A file's log-mel read by range, its length and whether it is past LONG_SAMPLES; or why not. */
+type Opened = { src: StreamedLogMel; seconds: number; long: boolean } | { error: InputError };
+
+/** Opens `file`'s log-mel features by range (see {@link Opened}). */
+async function openFeatures(model: EmbedModel, file: EmbedInput): Promise<Opened> {
   try {
     const audio = await openAudio(file.path);
     if (audio.length === 0) {
       return { error: new InputError(file.path, "the file holds no audio samples") };
     }
     const seconds = audio.length / model.meta.mel.sampleRate;
-    return { src: new StreamedLogMel(audio, model.meta.mel), seconds };
+    return {
+      src: new StreamedLogMel(audio, model.meta.mel),
+      seconds,
+      long: audio.length > LONG_SAMPLES,
+    };
   } catch (err) {
     const error = err instanceof InputError
       ? err
@@ -273,27 +293,43 @@ async function streamClipFrames(
   return { file, stream: streamFrames(model.encoder, opened.src, opts), seconds: opened.seconds };
 }
 
-/** One file with an ATST-Frame model: its scene embedding, or its timestamp embedding as a stream. */
-async function embedFrameFamily(
+/**
+ * Files opened for an ATST-Frame model, in order, their chunks batched
+ * together: each one's scene embedding (all encoded before the first is
+ * given), or its timestamp embedding as a stream (encoded as the streams
+ * are read, in order), or why it cannot be read.
+ */
+function* embedFrameFamily(
   model: EmbedModel,
-  file: EmbedInput,
+  entries: { file: EmbedInput; opened: Opened }[],
   s: EmbedSettings,
   batch: number,
-): Promise<EmbedResult> {
-  const opened = await openFeatures(model, file);
-  if ("error" in opened) return { file, error: opened.error };
-  const { src, seconds } = opened;
+): Generator<Promise<EmbedResult>> {
+  const good = entries.flatMap((e) => "error" in e.opened ? [] : [e.opened]);
+  const srcs = good.map((o) => o.src);
   const opts = { blocks: s.blocks, batch };
-  if (s.mode === "clip") {
-    return { file, clip: await sceneEmbedding(model.encoder, src, opts), seconds };
+  const scenes = s.mode === "clip" && srcs.length
+    ? sceneEmbeddings(model.encoder, srcs, opts)
+    : Promise.resolve([]);
+  // Awaited at the first good file; until then a failure must not count as unhandled.
+  scenes.catch(() => {});
+  const streams = s.mode === "frames" ? timestampEmbeddings(model.encoder, srcs, opts) : [];
+  let k = 0;
+  for (const { file, opened } of entries) {
+    if ("error" in opened) {
+      yield Promise.resolve({ file, error: opened.error });
+      continue;
+    }
+    const { src, seconds } = opened, i = k++;
+    if (s.mode === "clip") {
+      yield scenes.then((all) => ({ file, clip: all[i]!, seconds }));
+      continue;
+    }
+    const timesMs = tokenCentresMs(
+      frameChunks(src.frames, s.chunkFrames),
+      model.encoder.cfg.patchFrames,
+    );
+    const stream = { frames: timesMs.length, dim: s.dim, timesMs, chunks: streams[i]! };
+    yield Promise.resolve({ file, stream, seconds });
   }
-  const chunks = frameChunks(src.frames, s.chunkFrames);
-  const timesMs = tokenCentresMs(chunks, model.encoder.cfg.patchFrames);
-  const stream: FrameStream = {
-    frames: timesMs.length,
-    dim: s.dim,
-    timesMs,
-    chunks: timestampEmbedding(model.encoder, src, opts),
-  };
-  return { file, stream, seconds };
 }

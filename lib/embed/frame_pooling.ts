@@ -6,7 +6,9 @@
  * per token, chunks after each other in time; the scene embedding is per
  * chunk and block the token mean, averaged over the chunks. Features are
  * read a chunk at a time from a {@link FeatureSource}, so a long clip never
- * holds more than a batch of chunks.
+ * holds more than a batch of chunks. The chunks of several clips can share
+ * encoder calls (zero-padded to the widest, the padded keys masked), with
+ * the same results as each clip alone.
  *
  * @module
  */
@@ -101,16 +103,71 @@ export async function* timestampEmbedding(
   src: FeatureSource,
   opts: FramePoolOptions,
 ): AsyncGenerator<Float32Array> {
+  yield* timestampEmbeddings(encoder, [src], opts)[0]!;
+}
+
+/**
+ * The timestamp embeddings of several clips with their chunks batched
+ * together (`opts.batch` chunks per encoder call, in clip then time order,
+ * padded to the widest with each chunk's width as its length), one stream
+ * per clip as {@link timestampEmbedding} gives it. Encoding is lazy: a
+ * stream runs the encoder when it needs rows, and keeps the rows of later
+ * clips that came in the same batch until their streams are read. Read the
+ * streams in order: starting one drops the unread rows of those before it.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = timestampEmbeddings(encoder, [srcA, srcB], { blocks: 12, batch: 8 });
+ * for await (const rows of a) write(rows); // one encoder call holds a's and b's chunks
+ * for await (const rows of b) write(rows); // from the kept rows
+ * ```
+ */
+export function timestampEmbeddings(
+  encoder: Encoder,
+  srcs: FeatureSource[],
+  opts: FramePoolOptions,
+): AsyncIterable<Float32Array>[] {
   const E = blocksOf(encoder, opts) * encoder.cfg.dim;
-  for (const { tokens, N, x, lengths } of batches(encoder, src, opts.batch ?? 8)) {
-    const all = tf.tidy(() => tf.concat(encoder.blockOutputs(x, lengths, opts.blocks), 2)); // [B, N, n*D]
-    x.dispose();
+  const source = batches(encoder, srcs, opts.batch ?? 8);
+  const kept: Float32Array[][] = srcs.map(() => []);
+  // Chunks of each clip not encoded yet.
+  const left = srcs.map((src) => tokenChunks(encoder, src).length);
+  let reading = 0;
+  let busy = Promise.resolve();
+  const encodeNext = async (): Promise<void> => {
+    const next = source.next();
+    if (next.done) return;
+    const { owners, tokens, N, x, lengths } = next.value;
+    let all: tf.Tensor3D;
+    try {
+      all = tf.tidy(() => tf.concat(encoder.blockOutputs(x, lengths, opts.blocks), 2)); // [B, N, n*D]
+    } finally {
+      x.dispose();
+    }
     const data = await all.data();
     all.dispose();
     for (const [b, rows] of tokens.entries()) {
-      yield data.slice(b * N * E, (b * N + rows) * E) as Float32Array;
+      const k = owners[b]!;
+      left[k]!--;
+      if (k >= reading) kept[k]!.push(data.slice(b * N * E, (b * N + rows) * E) as Float32Array);
+    }
+  };
+  async function* rowsOf(k: number): AsyncGenerator<Float32Array> {
+    if (k < reading) throw new Error(`Timestamp stream ${k} read after stream ${reading}`);
+    for (let j = reading; j < k; j++) kept[j] = [];
+    reading = k;
+    for (;;) {
+      const rows = kept[k]!.shift();
+      if (rows) {
+        yield rows;
+        continue;
+      }
+      if (left[k] === 0) return;
+      // One encoder call at a time, so rows arrive in order even if two streams are read at once.
+      await (busy = busy.then(encodeNext));
     }
   }
+  return srcs.map((_, k) => ({ [Symbol.asyncIterator]: () => rowsOf(k) }));
 }
 
 /** The number of blocks used: `opts.blocks` clipped to the depth. */
@@ -129,55 +186,90 @@ export async function sceneEmbedding(
   src: FeatureSource,
   opts: FramePoolOptions,
 ): Promise<Float32Array> {
-  const E = blocksOf(encoder, opts) * encoder.cfg.dim;
-  const acc = new Float64Array(E);
-  let chunks = 0;
-  for (const { tokens, N, x, lengths } of batches(encoder, src, opts.batch ?? 8)) {
-    const pooled = tf.tidy(() => {
-      const w = new Float32Array(tokens.length * N);
-      tokens.forEach((count, b) => w.fill(1 / (count + 1e-6), b * N, b * N + count));
-      const weights = tf.tensor3d(w, [tokens.length, 1, N]); // [B, 1, N]
-      const outs = encoder.blockOutputs(x, lengths, opts.blocks); // n x [B, N, D]
-      return tf.concat(outs.map((y) => tf.matMul(weights, y)), 2); // [B, 1, n*D]
-    });
-    x.dispose();
-    const data = await pooled.data();
-    pooled.dispose();
-    for (let i = 0; i < data.length; i++) acc[i % E] = acc[i % E]! + data[i]!;
-    chunks += tokens.length;
-  }
-  // Chunks without a token add zeros but count.
-  const P = encoder.cfg.patchFrames;
-  chunks += frameChunks(src.frames, frameChunkFrames(encoder)).filter((c) => c.width < P).length;
-  return Float32Array.from(acc, (v) => v / chunks);
+  return (await sceneEmbeddings(encoder, [src], opts))[0]!;
 }
 
 /**
- * The chunks of `src` that hold a token, `batch` at a time in order, read
- * and zero-padded to the widest: x [B, nMels, W] (the caller disposes it),
- * with each chunk's token count.
+ * The scene embeddings of several clips, in order, each equal to its
+ * {@link sceneEmbedding} up to summation order: their chunks are batched
+ * together, `opts.batch` per encoder call in clip then time order.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = await sceneEmbeddings(encoder, [srcA, srcB], { blocks: 12, batch: 8 });
+ * ```
+ */
+export async function sceneEmbeddings(
+  encoder: Encoder,
+  srcs: FeatureSource[],
+  opts: FramePoolOptions,
+): Promise<Float32Array[]> {
+  const E = blocksOf(encoder, opts) * encoder.cfg.dim;
+  const acc = srcs.map(() => new Float64Array(E));
+  for (const { owners, tokens, N, x, lengths } of batches(encoder, srcs, opts.batch ?? 8)) {
+    let pooled: tf.Tensor3D;
+    try {
+      pooled = tf.tidy(() => {
+        const w = new Float32Array(tokens.length * N);
+        tokens.forEach((count, b) => w.fill(1 / (count + 1e-6), b * N, b * N + count));
+        const weights = tf.tensor3d(w, [tokens.length, 1, N]); // [B, 1, N]
+        const outs = encoder.blockOutputs(x, lengths, opts.blocks); // n x [B, N, D]
+        return tf.concat(outs.map((y) => tf.matMul(weights, y)), 2); // [B, 1, n*D]
+      });
+    } finally {
+      x.dispose();
+    }
+    const data = await pooled.data();
+    pooled.dispose();
+    owners.forEach((k, b) => {
+      const a = acc[k]!;
+      for (let i = 0; i < E; i++) a[i] = a[i]! + data[b * E + i]!;
+    });
+  }
+  // Chunks without a token add zeros but count.
+  const C = frameChunkFrames(encoder);
+  return srcs.map((src, k) =>
+    Float32Array.from(acc[k]!, (v) => v / frameChunks(src.frames, C).length)
+  );
+}
+
+/** The chunks of `src` that hold a token (width at least one patch). */
+function tokenChunks(encoder: Encoder, src: FeatureSource): FrameChunk[] {
+  const P = encoder.cfg.patchFrames;
+  return frameChunks(src.frames, frameChunkFrames(encoder)).filter((c) => c.width >= P);
+}
+
+/**
+ * The chunks of `srcs` that hold a token, `batch` at a time in clip then
+ * time order, read and zero-padded to the widest: x [B, nMels, W] (the
+ * caller disposes it), with each chunk's clip index and token count.
  */
 function* batches(
   encoder: Encoder,
-  src: FeatureSource,
+  srcs: FeatureSource[],
   batch: number,
-): Generator<{ tokens: number[]; N: number; x: tf.Tensor3D; lengths: number[] }> {
+): Generator<
+  { owners: number[]; tokens: number[]; N: number; x: tf.Tensor3D; lengths: number[] }
+> {
   const F = encoder.cfg.nMels, P = encoder.cfg.patchFrames;
-  if (src.nMels !== F) {
-    throw new Error(`Features have ${src.nMels} mel bands, the model expects ${F}`);
+  for (const src of srcs) {
+    if (src.nMels !== F) {
+      throw new Error(`Features have ${src.nMels} mel bands, the model expects ${F}`);
+    }
   }
-  const chunks = frameChunks(src.frames, frameChunkFrames(encoder)).filter((c) => c.width >= P);
+  const chunks = srcs.flatMap((src, k) => tokenChunks(encoder, src).map((c) => ({ ...c, k })));
   for (let g = 0; g < chunks.length; g += batch) {
     const group = chunks.slice(g, g + batch);
     const W = Math.max(...group.map((c) => c.width));
     const host = new Float32Array(group.length * F * W);
     group.forEach((c, b) => {
-      const feats = src.read(c.start, c.width); // [F, width]
+      const feats = srcs[c.k]!.read(c.start, c.width); // [F, width]
       for (let f = 0; f < F; f++) {
         host.set(feats.subarray(f * c.width, (f + 1) * c.width), (b * F + f) * W);
       }
     });
     yield {
+      owners: group.map((c) => c.k),
       tokens: group.map((c) => Math.floor(c.width / P)),
       N: Math.floor(W / P),
       x: tf.tensor3d(host, [group.length, F, W]),
