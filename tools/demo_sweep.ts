@@ -28,10 +28,11 @@
 import { join, resolve } from "node:path";
 import { choice, list, num, parseFlags, str } from "../lib/cli/args.ts";
 import { exitWith, UserError } from "../lib/errors.ts";
+import { BACKENDS } from "../lib/backend/backend.ts";
 import { defaultTrainConfig } from "../lib/train/config.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { readRunLog } from "../lib/demo/figures.ts";
-import { DEFAULT_CONFIG } from "../lib/demo/pipeline.ts";
+import { DEFAULT_CONFIG, seedList } from "../lib/demo/pipeline.ts";
 import { saveInitialEncoder } from "../lib/demo/random_init.ts";
 import { meanStd } from "../lib/demo/report.ts";
 import { atst, prepareOut } from "../lib/demo/_run.ts";
@@ -144,14 +145,11 @@ export async function main(args: string[]): Promise<number> {
   if (unknown.length) throw new UserError(`Unknown setting '${unknown[0]}' (see --list)`);
   // In the order asked for, so the most telling settings can run first.
   const grid = only.length ? only.map((n) => GRID.find((s) => s.name === n)!) : GRID;
-  const seedCount = num(values, "seeds", 3, { min: 1, integer: true });
-  const seeds = Array.from({ length: seedCount }, (_, i) => D.seed + i);
-  const backend = choice(
-    values,
-    "backend",
-    ["auto", "cpu", "wasm", "native", "webgpu", "tensorflow"] as const,
-    "auto",
-  );
+  const seeds = seedList({
+    seed: D.seed,
+    seeds: num(values, "seeds", 3, { min: 1, integer: true }),
+  });
+  const backend = choice(values, "backend", BACKENDS, "auto");
   const out = resolve(str(values, "out", "demo-sweep"));
   const runsDir = resolve(str(values, "runs", join(out, "runs")));
   const sizes = {
