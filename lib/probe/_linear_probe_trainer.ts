@@ -19,12 +19,12 @@ export function activateSoftmax(row: Float32Array): number {
   return logZ;
 }
 
-/** Per-feature mean and 1 / population std (constant features keep scale 1). */
-export function meanStd(
+/** Per-feature mean and sum of squared deviations of `n` rows of `dim` (float64, two passes). */
+export function columnMoments(
   x: Float32Array,
   n: number,
   dim: number,
-): { mean: Float32Array; invStd: Float32Array } {
+): { mean: Float64Array; sq: Float64Array } {
   const mean = new Float64Array(dim);
   const sq = new Float64Array(dim);
   for (let i = 0; i < n; i++) {
@@ -39,12 +39,26 @@ export function meanStd(
       sq[d]! += v * v;
     }
   }
+  return { mean, sq };
+}
+
+/** 1 / population std from the squared deviations `sq` of `n` rows (constant features keep scale 1). */
+export function invPopulationStd(sq: Float64Array, n: number): Float32Array {
   // Like scikit-learn's StandardScaler: population std, constant features left unscaled.
-  const invStd = Float32Array.from(sq, (s) => {
+  return Float32Array.from(sq, (s) => {
     const sd = Math.sqrt(s / n);
     return sd > 1e-12 ? 1 / sd : 1;
   });
-  return { mean: Float32Array.from(mean), invStd };
+}
+
+/** Per-feature mean and 1 / population std (constant features keep scale 1). */
+export function meanStd(
+  x: Float32Array,
+  n: number,
+  dim: number,
+): { mean: Float32Array; invStd: Float32Array } {
+  const { mean, sq } = columnMoments(x, n, dim);
+  return { mean: Float32Array.from(mean), invStd: invPopulationStd(sq, n) };
 }
 
 /** Batches of a permutation; a trailing batch of one joins the previous one (batch statistics need two rows). */
@@ -108,16 +122,7 @@ export class LinearProbeTrainer {
       }
       return;
     }
-    const mean = new Float64Array(E);
-    const sq = new Float64Array(E);
-    for (let i = 0; i < rows; i++) for (let e = 0; e < E; e++) mean[e]! += xb[i * E + e]!;
-    for (let e = 0; e < E; e++) mean[e]! /= rows;
-    for (let i = 0; i < rows; i++) {
-      for (let e = 0; e < E; e++) {
-        const d = xb[i * E + e]! - mean[e]!;
-        sq[e]! += d * d;
-      }
-    }
+    const { mean, sq } = columnMoments(xb, rows, E);
     const inv = new Float64Array(E);
     for (let e = 0; e < E; e++) {
       const variance = sq[e]! / rows; // BatchNorm normalises with the biased variance

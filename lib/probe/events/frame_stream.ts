@@ -25,7 +25,7 @@
  * @module
  */
 import { mixSeed, Rng } from "../../rng.ts";
-import { batches, meanStd } from "../_linear_probe_trainer.ts";
+import { batches, columnMoments, invPopulationStd, meanStd } from "../_linear_probe_trainer.ts";
 import type { TrainBatch, TrainSource } from "../linear.ts";
 import { type FileFrames, type FrameTable, loadFrames } from "./frame_embeddings.ts";
 import { frameTargets } from "./frame_targets.ts";
@@ -134,22 +134,12 @@ export class StreamedFrames implements TrainSource {
     }
     const E = this.#E;
     const mean = new Float64Array(E), m2 = new Float64Array(E);
-    const fm = new Float64Array(E), fq = new Float64Array(E);
     let n = 0;
     for (const i of this.#f.files) {
       const file = await loadLabeledFile(this.#f, i);
       try {
-        const k = file.frames, x = file.data;
-        fm.fill(0);
-        fq.fill(0);
-        for (let r = 0; r < k; r++) for (let e = 0; e < E; e++) fm[e]! += x[r * E + e]!;
-        for (let e = 0; e < E; e++) fm[e]! /= k;
-        for (let r = 0; r < k; r++) {
-          for (let e = 0; e < E; e++) {
-            const d = x[r * E + e]! - fm[e]!;
-            fq[e]! += d * d;
-          }
-        }
+        const k = file.frames;
+        const { mean: fm, sq: fq } = columnMoments(file.data, k, E);
         // Chan et al.: merge this file's (mean, squared deviations) into the running ones.
         const total = n + k;
         for (let e = 0; e < E; e++) {
@@ -162,12 +152,7 @@ export class StreamedFrames implements TrainSource {
         file.release();
       }
     }
-    // As meanStd(): population std, constant features left unscaled.
-    const invStd = Float32Array.from(m2, (s) => {
-      const sd = Math.sqrt(s / n);
-      return sd > 1e-12 ? 1 / sd : 1;
-    });
-    return { mean: Float32Array.from(mean), invStd };
+    return { mean: Float32Array.from(mean), invStd: invPopulationStd(m2, n) };
   }
 
   async #loadResident(): Promise<void> {
