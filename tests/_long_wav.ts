@@ -5,31 +5,13 @@
  *
  * @module
  */
+import { wavHeader } from "../lib/io/wav.ts";
 
 /** Options of {@link writeLongWav}. */
 export interface LongWavOptions {
   seconds: number;
   rate: number;
   channels: number;
-}
-
-function header(rate: number, channels: number, dataBytes: number): Uint8Array {
-  const out = new Uint8Array(44);
-  const dv = new DataView(out.buffer);
-  const tag = (o: number, s: string) => [...s].forEach((c, i) => (out[o + i] = c.charCodeAt(0)));
-  tag(0, "RIFF");
-  dv.setUint32(4, 36 + dataBytes, true);
-  tag(8, "WAVEfmt ");
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true);
-  dv.setUint16(22, channels, true);
-  dv.setUint32(24, rate, true);
-  dv.setUint32(28, rate * channels * 2, true);
-  dv.setUint16(32, channels * 2, true);
-  dv.setUint16(34, 16, true);
-  tag(36, "data");
-  dv.setUint32(40, dataBytes, true);
-  return out;
 }
 
 /**
@@ -48,7 +30,7 @@ export async function writeLongWav(path: string, opts: LongWavOptions): Promise<
   const w = async (b: Uint8Array) => {
     for (let at = 0; at < b.length;) at += await file.write(b.subarray(at));
   };
-  await w(header(rate, channels, frames * channels * 2));
+  await w(wavHeader(1, 16, rate, channels, frames * channels * 2));
   const block = new Int16Array(rate * channels);
   let seed = 7;
   for (let f0 = 0; f0 < frames; f0 += rate) {

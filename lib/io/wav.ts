@@ -6,20 +6,28 @@
  * @module
  */
 
-/** A WAV file: header for `format` (1 PCM, 3 IEEE float), then `body`. */
-function wavFile(
+/**
+ * The 44-byte header of a WAV file whose samples (`dataBytes` of them, coded
+ * as `format`: 1 PCM, 3 IEEE float) follow it, for writers that stream them.
+ *
+ * @example
+ * ```ts
+ * const head = wavHeader(1, 16, 44100, 2, frames * 4); // then the frames, written as they come
+ * ```
+ */
+export function wavHeader(
   format: 1 | 3,
   bits: 16 | 32,
   rate: number,
   channels: number,
-  body: Uint8Array,
+  dataBytes: number,
 ): Uint8Array {
-  const out = new Uint8Array(44 + body.byteLength);
+  const out = new Uint8Array(44);
   const dv = new DataView(out.buffer);
   const tag = (o: number, s: string) => [...s].forEach((c, i) => (out[o + i] = c.charCodeAt(0)));
   const frame = channels * bits / 8;
   tag(0, "RIFF");
-  dv.setUint32(4, 36 + body.byteLength, true);
+  dv.setUint32(4, 36 + dataBytes, true);
   tag(8, "WAVEfmt ");
   dv.setUint32(16, 16, true); // fmt chunk size
   dv.setUint16(20, format, true);
@@ -29,7 +37,20 @@ function wavFile(
   dv.setUint16(32, frame, true); // block align
   dv.setUint16(34, bits, true);
   tag(36, "data");
-  dv.setUint32(40, body.byteLength, true);
+  dv.setUint32(40, dataBytes, true);
+  return out;
+}
+
+/** A WAV file: {@link wavHeader}, then `body`. */
+function wavFile(
+  format: 1 | 3,
+  bits: 16 | 32,
+  rate: number,
+  channels: number,
+  body: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(44 + body.byteLength);
+  out.set(wavHeader(format, bits, rate, channels, body.byteLength));
   out.set(body, 44);
   return out;
 }
