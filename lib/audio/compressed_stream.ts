@@ -26,7 +26,7 @@
  * @module
  */
 import { decodeChunked } from "audio-decode";
-import { DecodeError, downmix } from "./decode.ts";
+import { checkChannels, DecodeError, downmix } from "./decode.ts";
 import { intScalingOf, rescaleIntPcm } from "./pcm_scale.ts";
 import { resampledLength, ResampleStream } from "./resample_stream.ts";
 import { readAt } from "../io/read_at.ts";
@@ -196,14 +196,7 @@ export async function* decodeStream(
     } else if (sampleRate !== rate) {
       throw new DecodeError(`sample rate changes from ${rate} to ${sampleRate} in the file`);
     }
-    const length = channels[0]!.length;
-    for (const ch of channels) {
-      if (ch.length !== length) throw new DecodeError("channels have different lengths");
-      // A float32 sum cannot overflow float64, so it is finite exactly when all samples are.
-      let sum = 0;
-      for (let i = 0; i < ch.length; i++) sum += ch[i]!;
-      if (!Number.isFinite(sum)) throw new DecodeError("audio contains NaN or infinite samples");
-    }
+    checkChannels(channels);
     if (scaling) rescaleIntPcm(channels, scaling);
     // Copied: a mono piece is the decoder's own array, which it may reuse.
     const out = rs.push(channels.length === 1 ? channels[0]!.slice() : downmix(channels));

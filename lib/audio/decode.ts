@@ -90,16 +90,30 @@ export async function decodeBytes(bytes: Uint8Array): Promise<Decoded> {
   if (!(out.sampleRate > 0) || !Number.isInteger(out.sampleRate)) {
     throw new DecodeError(`invalid sample rate ${out.sampleRate}`);
   }
-  for (const ch of channels) {
-    if (ch.length !== length) throw new DecodeError("channels have different lengths");
-    // A float32 sum cannot overflow float64, so it is finite exactly when all samples are.
-    let sum = 0;
-    for (let i = 0; i < ch.length; i++) sum += ch[i]!;
-    if (!Number.isFinite(sum)) throw new DecodeError("audio contains NaN or infinite samples");
-  }
+  checkChannels(channels);
   const scaling = intScalingOf(bytes);
   if (scaling) rescaleIntPcm(channels, scaling);
   return { channels, sampleRate: out.sampleRate };
+}
+
+/**
+ * Throws {@link DecodeError} unless every channel has the first one's
+ * length and only finite samples (decoded pieces, whole or streamed).
+ */
+export function checkChannels(channels: Float32Array[]): void {
+  const length = channels[0]?.length;
+  for (const ch of channels) {
+    if (ch.length !== length) throw new DecodeError("channels have different lengths");
+    checkFinite(ch);
+  }
+}
+
+/** Throws {@link DecodeError} when `x` holds a NaN or infinite sample. */
+export function checkFinite(x: Float32Array): void {
+  // A float32 sum cannot overflow float64, so it is finite exactly when all samples are.
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i]!;
+  if (!Number.isFinite(sum)) throw new DecodeError("audio contains NaN or infinite samples");
 }
 
 /**

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { DecodeError } from "./decode.ts";
+import { checkFinite, DecodeError } from "./decode.ts";
 import { resample } from "./resample.ts";
 import { resampledLength, resampleWindow } from "./resample_stream.ts";
 import { readAt } from "../io/read_at.ts";
@@ -241,10 +241,7 @@ export function openWav(path: string): WavStream | null {
         { ...layout, channels: 1, block: layout.bits / 8 },
         n * layout.channels,
       );
-      // A float32 sum cannot overflow float64, so it is finite exactly when all samples are.
-      let sum = 0;
-      for (let i = 0; i < x.length; i++) sum += x[i]!;
-      if (!Number.isFinite(sum)) throw new DecodeError("audio contains NaN or infinite samples");
+      checkFinite(x);
     }
   }
   return new WavStream(path, layout);
