@@ -31,6 +31,7 @@ import { enableGradients } from "../model/gradients.ts";
 import { logMel } from "../features/mel.ts";
 import { Progress } from "../io/progress.ts";
 import type { BatchShard } from "../model/encoder.ts";
+import type { AllreduceStats } from "../dist/average_gradients.ts";
 import { mixSeed } from "../rng.ts";
 import { agree, type Collective, SOLO } from "../dist/world.ts";
 import type { TrainConfig } from "./config.ts";
@@ -90,7 +91,7 @@ export class PretrainSession {
   /** Steps completed. */
   step = 0;
   /** The gradient allreduce of the last step (zeros in one process). */
-  lastAllreduce: { calls: number; bytes: number; ms: number } = { calls: 0, bytes: 0, ms: 0 };
+  lastAllreduce: AllreduceStats = { calls: 0, bytes: 0, ms: 0 };
   readonly #ctx: ViewContext;
   readonly #sampler: Sampler;
   readonly #sched: Schedules;

@@ -14,7 +14,7 @@ import { Encoder } from "../model/encoder.ts";
 import type { BatchShard } from "../model/encoder.ts";
 import { type BatchSync, MlpHead } from "../model/heads.ts";
 import { UserError } from "../errors.ts";
-import { averageGradients } from "../dist/average_gradients.ts";
+import { type AllreduceStats, averageGradients } from "../dist/average_gradients.ts";
 import { type Collective, sharedFailure, SOLO } from "../dist/world.ts";
 import { AdamW } from "./adamw.ts";
 import type { HeadWidths } from "./config.ts";
@@ -50,7 +50,7 @@ export interface StepStats {
   /** Std of the L2-normalised teacher projections. */
   stdTeacher: number;
   /** Gradient allreduce of the step: buffers, bytes and milliseconds (0 in one process). */
-  allreduce: { calls: number; bytes: number; ms: number };
+  allreduce: AllreduceStats;
 }
 
 /** One network: encoder, projector and (student only) predictor. */

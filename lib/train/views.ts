@@ -162,12 +162,6 @@ export function drawCropBox(nMels: number, t: number, rng: Rng): CropBox {
   return { i, j, h, w };
 }
 
-/** Random Resize Crop of `x` [nMels, T] with a freshly drawn box. */
-export function randomResizeCrop(x: Float32Array, nMels: number, rng: Rng): Float32Array {
-  const t = x.length / nMels;
-  return resizeCrop(x, nMels, drawCropBox(nMels, t, rng));
-}
-
 /**
  * Places `x` [nMels, T] at the centre of a zero canvas [nMels, floor(1.5 T)]
  * (`timeScale` 1.5; 1.0: no canvas), cuts `box` out of it and resizes that
