@@ -174,7 +174,7 @@ function monoFast(bytes: Uint8Array, layout: WavLayout, n: number): Float32Array
  * @example
  * ```ts
  * const wav = openWav("long.wav");
- * if (wav) for (const part of wav.chunks()) use(part); // equal to loadAudio's samples, in order
+ * if (wav) use(wav.read(0, 16000)); // the first second, equal to loadAudio's
  * ```
  */
 export class WavStream {
@@ -199,14 +199,6 @@ export class WavStream {
     const { w0, w1, o0 } = resampleWindow(start, end, this.layout.frames, this.sourceRate);
     const y = resample(this.#mono(w0, w1), this.sourceRate, RATE);
     return y.slice(start - o0, end - o0);
-  }
-
-  /**
-   * The samples in order, `size` at a time (default 30 s); their
-   * concatenation is `read(0, length)`.
-   */
-  *chunks(size = 30 * RATE): Generator<Float32Array> {
-    for (let s = 0; s < this.length; s += size) yield this.read(s, Math.min(this.length, s + size));
   }
 
   /** Mono source-rate samples of frames [a, b). */

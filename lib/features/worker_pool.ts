@@ -67,7 +67,6 @@ export class WorkerPool<J, R> {
   #idle: Worker[];
   #queue: { id: number; job: J; transfer: Transferable[] }[] = [];
   #pending = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
-  #busy = new Map<Worker, number>();
   #nextId = 0;
   #broken: Error | null = null;
 
@@ -106,7 +105,6 @@ export class WorkerPool<J, R> {
   #pump(): void {
     while (this.#idle.length && this.#queue.length) {
       const w = this.#idle.pop()!, { id, job, transfer } = this.#queue.shift()!;
-      this.#busy.set(w, id);
       w.postMessage({ id, job }, transfer);
     }
   }
@@ -114,7 +112,6 @@ export class WorkerPool<J, R> {
   #settle(w: Worker, reply: Reply<R>): void {
     const p = this.#pending.get(reply.id);
     this.#pending.delete(reply.id);
-    this.#busy.delete(w);
     this.#idle.push(w);
     if ("internal" in reply) p?.reject(new Error(`Worker failed: ${reply.internal}`));
     else p?.resolve(reply.result);
