@@ -173,6 +173,30 @@ export interface FrameEmbedding {
   timesMs: Float64Array;
 }
 
+/** The frame protocol's block count and piece length (whole patches, at most maxPatches). */
+function framePlan(encoder: Encoder, opts: FrameOptions): { n: number; step: number } {
+  const P = encoder.cfg.patchFrames;
+  const n = Math.min(opts.blocks ?? 1, encoder.cfg.depth);
+  const step = Math.min(opts.chunkFrames - (opts.chunkFrames % P), encoder.cfg.maxPatches * P);
+  if (step <= 0) throw new Error(`Chunk of ${opts.chunkFrames} frames holds no patch`);
+  return { n, step };
+}
+
+/** Centres in ms of `frames` patches of `P` 10 ms frames: 40 k + 15 for P = 4. */
+function patchCentresMs(frames: number, P: number): Float64Array {
+  return Float64Array.from({ length: frames }, (_, k) => (k * P + (P - 1) / 2) * 10);
+}
+
+/** The patch tokens of the last `n` blocks of `x` [B, F, W], concatenated: [B, W / P, n*D]. */
+function patchTokens(encoder: Encoder, x: tf.Tensor3D, lengths: number[], n: number): tf.Tensor3D {
+  const [B, , W] = x.shape, N = Math.floor(W / encoder.cfg.patchFrames);
+  return tf.tidy(() => {
+    const outs = encoder.blockOutputs(x, lengths, n); // n x [B, 1+N, D]
+    const all = tf.concat(outs, 2); // [B, 1+N, n*D]
+    return tf.slice(all, [0, 1, 0], [B, N, n * encoder.cfg.dim]); // [B, N, n*D]
+  });
+}
+
 /**
  * Frame embeddings of `clips`: the clip is cut into pieces of whole patches
  * (positions restart at each piece, as in the clip protocol), each piece
@@ -186,9 +210,7 @@ export async function embedFrames(
   opts: FrameOptions,
 ): Promise<FrameEmbedding[]> {
   const P = encoder.cfg.patchFrames, D = encoder.cfg.dim;
-  const n = Math.min(opts.blocks ?? 1, encoder.cfg.depth);
-  const step = Math.min(opts.chunkFrames - (opts.chunkFrames % P), encoder.cfg.maxPatches * P);
-  if (step <= 0) throw new Error(`Chunk of ${opts.chunkFrames} frames holds no patch`);
+  const { n, step } = framePlan(encoder, opts);
   const pieces: Piece[] = [];
   const results = clips.map((c, clip) => {
     const frames = Math.floor(c.frames / P);
@@ -196,16 +218,12 @@ export async function embedFrames(
       const width = Math.min(step, frames * P - s);
       pieces.push({ clip, start: s, width, length: width });
     }
-    const timesMs = Float64Array.from({ length: frames }, (_, k) => (k * P + (P - 1) / 2) * 10);
+    const timesMs = patchCentresMs(frames, P);
     return { data: new Float32Array(frames * n * D), frames, dim: n * D, timesMs };
   });
   await runPieces(encoder, clips, pieces, opts.batch ?? 8, async (group, x, lengths) => {
     const N = Math.floor(x.shape[2] / P);
-    const tokens = tf.tidy(() => {
-      const outs = encoder.blockOutputs(x, lengths, n); // n x [B, 1+N, D]
-      const all = tf.concat(outs, 2); // [B, 1+N, n*D]
-      return tf.slice(all, [0, 1, 0], [group.length, N, n * D]); // [B, N, n*D]
-    });
+    const tokens = patchTokens(encoder, x, lengths, n); // [B, N, n*D]
     const data = await tokens.data();
     tokens.dispose();
     group.forEach((p, b) => {
@@ -236,14 +254,12 @@ export function streamFrames(
   opts: FrameOptions,
 ): FrameStream {
   const P = encoder.cfg.patchFrames, D = encoder.cfg.dim, F = encoder.cfg.nMels;
-  const n = Math.min(opts.blocks ?? 1, encoder.cfg.depth);
-  const step = Math.min(opts.chunkFrames - (opts.chunkFrames % P), encoder.cfg.maxPatches * P);
-  if (step <= 0) throw new Error(`Chunk of ${opts.chunkFrames} frames holds no patch`);
+  const { n, step } = framePlan(encoder, opts);
   if (src.nMels !== F) {
     throw new Error(`Features have ${src.nMels} mel bands, the model expects ${F}`);
   }
   const frames = Math.floor(src.frames / P), batch = opts.batch ?? 8;
-  const timesMs = Float64Array.from({ length: frames }, (_, k) => (k * P + (P - 1) / 2) * 10);
+  const timesMs = patchCentresMs(frames, P);
   async function* chunks(): AsyncGenerator<Float32Array> {
     for (let g = 0; g < frames * P; g += batch * step) {
       const group: { start: number; width: number }[] = [];
@@ -261,11 +277,7 @@ export function streamFrames(
       const x = tf.tensor3d(host, [group.length, F, W]);
       let tokens: tf.Tensor3D;
       try {
-        tokens = tf.tidy(() => {
-          const outs = encoder.blockOutputs(x, group.map((p) => p.width), n); // n x [B, 1+N, D]
-          const all = tf.concat(outs, 2); // [B, 1+N, n*D]
-          return tf.slice(all, [0, 1, 0], [group.length, N, n * D]); // [B, N, n*D]
-        });
+        tokens = patchTokens(encoder, x, group.map((p) => p.width), n); // [B, N, n*D]
       } finally {
         x.dispose();
       }
