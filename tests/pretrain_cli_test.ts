@@ -34,6 +34,17 @@ async function runCli(args: string[]): Promise<{ code: number; stdout: string; s
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/**
+ * Asserts that every tensor of the safetensors file `a` is in `b` with the same bits;
+ * returns `a`'s tensors.
+ */
+async function assertSameTensors(a: string, b: string) {
+  const ta = readSafetensors(await Deno.readFile(a)).tensors;
+  const tb = readSafetensors(await Deno.readFile(b)).tensors;
+  for (const [k, v] of ta) assert.deepEqual(tb.get(k)?.data, v.data, k);
+  return ta;
+}
+
 /** A small but complete run: tiny encoder of 1 block, 0.3 s crops, narrow heads. */
 function smallRun(list: string, runDir: string, steps: number): string[] {
   return [
@@ -100,13 +111,10 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /resuming .* from step [24] of 6/);
       assert.match(r.stderr, /read from/, "the decoded cache is reused");
-      const a = readSafetensors(await Deno.readFile(join(whole, "encoder.safetensors")));
-      const b = readSafetensors(await Deno.readFile(join(killed, "encoder.safetensors")));
-      assert.ok(a.tensors.size > 10);
-      for (const [k, v] of a.tensors) assert.deepEqual(b.tensors.get(k)?.data, v.data, k);
-      const ca = readSafetensors(await Deno.readFile(join(whole, "ckpt-00000006.safetensors")));
-      const cb = readSafetensors(await Deno.readFile(join(killed, "ckpt-00000006.safetensors")));
-      for (const [k, v] of ca.tensors) assert.deepEqual(cb.tensors.get(k)?.data, v.data, k);
+      const enc = "encoder.safetensors", ckpt = "ckpt-00000006.safetensors";
+      const a = await assertSameTensors(join(whole, enc), join(killed, enc));
+      assert.ok(a.size > 10);
+      await assertSameTensors(join(whole, ckpt), join(killed, ckpt));
       const la = await readRunLog(join(whole, "log.jsonl"));
       const lb = await readRunLog(join(killed, "log.jsonl"));
       assert.deepEqual(lb.map((l) => l.step), [1, 2, 3, 4, 5, 6], "one log line per step");
@@ -122,9 +130,8 @@ Deno.test("a run killed with SIGKILL and rerun ends with the same weights as an 
         const r = await runWithStdin([...args, "--prefetch", "0", "--jobs", "1"], paths);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /4 clips decoded into .*, 1 skipped/);
-        const a = readSafetensors(await Deno.readFile(join(whole, "encoder.safetensors")));
-        const b = readSafetensors(await Deno.readFile(join(piped, "encoder.safetensors")));
-        for (const [k, v] of a.tensors) assert.deepEqual(b.tensors.get(k)?.data, v.data, k);
+        const enc = "encoder.safetensors";
+        await assertSameTensors(join(whole, enc), join(piped, enc));
       },
     );
     await t.step("a rerun with other settings is refused", async () => {
@@ -191,10 +198,9 @@ Deno.test("pretrain --family frame: killed with SIGKILL and rerun, the same weig
       const r = await runCli(frameRun(killed));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /resuming .* from step [24] of 6/);
-      const a = readSafetensors(await Deno.readFile(join(whole, "encoder.safetensors")));
-      const b = readSafetensors(await Deno.readFile(join(killed, "encoder.safetensors")));
-      assert.ok(a.tensors.has("norm_frame.weight") && !a.tensors.has("cls_token"));
-      for (const [k, v] of a.tensors) assert.deepEqual(b.tensors.get(k)?.data, v.data, k);
+      const enc = "encoder.safetensors";
+      const a = await assertSameTensors(join(whole, enc), join(killed, enc));
+      assert.ok(a.has("norm_frame.weight") && !a.has("cls_token"));
     });
     await t.step("a rerun as the clip family is refused", async () => {
       const r = await runCli(smallRun(list, killed, steps));
