@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { fileURLToPath } from "node:url";
 import { peakRssMb } from "./_measure.ts";
 
@@ -60,12 +60,8 @@ export function parseSettings<S extends Settings>(
   for (const [k, v] of Object.entries(defaults)) {
     options[k] = { type: typeof v === "boolean" ? "boolean" : "string" };
   }
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args, options }).values;
-  } catch (err) {
-    fail(`${(err as Error).message.split(". ")[0]} (see --help)`);
-  }
+  const values: Record<string, string | boolean | undefined> =
+    parseFlagsOrExit({ args, options }).values;
   if (values.help) {
     console.log(opts.usage.trim());
     Deno.exit(0);
@@ -82,6 +78,17 @@ export function parseSettings<S extends Settings>(
   }
   const backends = String(values.backends ?? opts.backends).split(",").filter(Boolean);
   return { settings: settings as S, backends, child: values.child as string | undefined };
+}
+
+/** `parseArgs(config)`, or one line naming the bad flag and exit status 2. */
+export function parseFlagsOrExit<T extends ParseArgsConfig>(
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    fail(`${(err as Error).message.split(". ")[0]} (see --help)`);
+  }
 }
 
 function fail(message: string): never {

@@ -22,13 +22,12 @@
  * @module
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { writeLongWav } from "../tests/_long_wav.ts";
 import { PEAK_RSS_ENV } from "../lib/io/peak_memory.ts";
 import { readNpy } from "../lib/io/npy.ts";
 import { useBackend } from "../lib/backend/backend.ts";
-import type { Outcome } from "./_compare.ts";
+import { type Outcome, parseFlagsOrExit } from "./_compare.ts";
 
 const USAGE = `
 Usage: deno run -A bench/long_file.ts [--minutes 60] [--short-minutes 2.5]
@@ -39,26 +38,17 @@ long and a short 44.1 kHz stereo WAV, and of the cache build and a 2-step
 tiny pretrain on a longer one. --backend defaults to native, else wasm.
 `;
 
-/** The flags, or one line and exit 2 for an unknown one. */
-function flags() {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      options: {
-        minutes: { type: "string" },
-        "short-minutes": { type: "string" },
-        "cache-minutes": { type: "string" },
-        backend: { type: "string" },
-        backends: { type: "string" }, // from bench/run.ts: the first one is used
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message.split(". ")[0]} (see --help)`);
-    Deno.exit(2);
-  }
-}
-const values = flags();
+const { values } = parseFlagsOrExit({
+  args: Deno.args,
+  options: {
+    minutes: { type: "string" },
+    "short-minutes": { type: "string" },
+    "cache-minutes": { type: "string" },
+    backend: { type: "string" },
+    backends: { type: "string" }, // from bench/run.ts: the first one is used
+    help: { type: "boolean" },
+  },
+});
 if (values.help) {
   console.log(USAGE.trim());
   Deno.exit(0);
@@ -179,6 +169,10 @@ const npyTokens = async (out: string) => {
 };
 const fileSize = (kind: string) => async (out: string) =>
   `${(await sizeMb(out)).toFixed(0)} MB ${kind}`;
+const vectorSize = (note: string) => async (out: string) => {
+  const v = await readNpy(join(out, await theOne(out, ".npy")));
+  return `one ${v.shape[0]}-value vector${note}`;
+};
 
 const ROWS: Row[] = [
   {
@@ -219,10 +213,7 @@ const ROWS: Row[] = [
     on: "embed",
     script: "main.ts",
     args: embed(FRAME, []),
-    holds: async (out) => {
-      const v = await readNpy(join(out, await theOne(out, ".npy")));
-      return `one ${v.shape[0]}-value vector`;
-    },
+    holds: vectorSize(""),
   },
   {
     label: "ATST-Clip --frames, npy",
@@ -236,10 +227,7 @@ const ROWS: Row[] = [
     on: "embed",
     script: "main.ts",
     args: embed(CLIP, []),
-    holds: async (out) => {
-      const v = await readNpy(join(out, await theOne(out, ".npy")));
-      return `one ${v.shape[0]}-value vector (12 s centre crop)`;
-    },
+    holds: vectorSize(" (12 s centre crop)"),
   },
   {
     label: "cache build (1 job)",

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { parseFlagsOrExit } from "./_compare.ts";
 
 /** Section -> script and its default arguments (later flags, e.g. `--backends`, override them). */
 const SECTIONS: Record<string, { file: string; args: string[] }> = {
@@ -47,23 +47,15 @@ each section's script, so name one section with them (e.g. --only embed -- --siz
 tiny --batch 1); see each script's --help for its flags.
 `;
 
-function flags() {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      options: {
-        only: { type: "string" },
-        backends: { type: "string" },
-        help: { type: "boolean" },
-      },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message.split(". ")[0]} (see --help)`);
-    Deno.exit(2);
-  }
-}
-const { values, positionals: extra } = flags();
+const { values, positionals: extra } = parseFlagsOrExit({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    backends: { type: "string" },
+    help: { type: "boolean" },
+  },
+  allowPositionals: true,
+});
 if (values.help) {
   console.log(USAGE.trim());
   Deno.exit(0);
