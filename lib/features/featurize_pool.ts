@@ -135,6 +135,28 @@ export function audioPool(jobs: number): WorkerPool<AudioJob, AudioReply> {
   return new WorkerPool(new URL("./featurize_worker.ts", import.meta.url), jobs);
 }
 
+/**
+ * {@link loadFile} over `jobs`, replies in order: on this thread when
+ * `workers` <= 1, else on an {@link audioPool} of that many.
+ *
+ * @example
+ * ```ts
+ * for await (const r of loadFiles([{ path: "a.wav", output: "samples" }], 1)) console.log(r);
+ * ```
+ */
+export async function* loadFiles(jobs: AudioJob[], workers: number): AsyncGenerator<AudioReply> {
+  if (workers <= 1) {
+    for (const job of jobs) yield await loadFile(job);
+    return;
+  }
+  const pool = audioPool(workers);
+  try {
+    yield* orderedMap(pool, jobs);
+  } finally {
+    pool.close();
+  }
+}
+
 function toResult(index: number, r: AudioReply): FeaturizeResult {
   if ("error" in r) {
     return { index, ok: false, error: new InputError(r.error.path, r.error.reason) };
@@ -163,17 +185,8 @@ export async function* featurizeFiles(
   const mel = opts.mel ?? DEFAULT_MEL;
   const jobs = Math.max(1, Math.min(opts.jobs ?? 1, paths.length));
   const job = (path: string): AudioJob => ({ path, output: "features", mel });
-  if (jobs === 1) {
-    for (const [i, p] of paths.entries()) yield toResult(i, await loadFile(job(p)));
-    return;
-  }
-  const pool = audioPool(jobs);
-  try {
-    let i = 0;
-    for await (const r of orderedMap(pool, paths.map(job))) yield toResult(i++, r);
-  } finally {
-    pool.close();
-  }
+  let i = 0;
+  for await (const r of loadFiles(paths.map(job), jobs)) yield toResult(i++, r);
 }
 
 /**

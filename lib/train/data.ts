@@ -14,8 +14,7 @@ import { InputError } from "../errors.ts";
 import { exists, writeFileAtomic } from "../io/atomic.ts";
 import { Progress } from "../io/progress.ts";
 import { agree, type Collective, SOLO } from "../dist/world.ts";
-import { type AudioJob, audioPool, type AudioReply, loadFile } from "../features/featurize_pool.ts";
-import { orderedMap } from "../features/worker_pool.ts";
+import { type AudioJob, type AudioReply, loadFiles } from "../features/featurize_pool.ts";
 import {
   CACHE_VERSION,
   type CacheIndex,
@@ -216,17 +215,7 @@ async function* decodeInOrder(paths: string[], jobs?: number): AsyncGenerator<Au
     streamAbove: LONG_SAMPLES,
     sequential: true,
   });
-  const n = Math.min(jobs ?? navigator.hardwareConcurrency, paths.length);
-  if (n <= 1) {
-    for (const p of paths) yield await loadFile(job(p));
-    return;
-  }
-  const pool = audioPool(n);
-  try {
-    yield* orderedMap(pool, paths.map(job));
-  } finally {
-    pool.close();
-  }
+  yield* loadFiles(paths.map(job), Math.min(jobs ?? navigator.hardwareConcurrency, paths.length));
 }
 
 /**
