@@ -40,14 +40,20 @@ const cache = new Map<string, Kernel>();
 const f32 = Math.fround;
 const PI = Math.fround(Math.PI);
 
-function gcd(a: number, b: number): number {
+/** Greatest common divisor: the rates are reduced by it to `orig : next`. */
+export function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
 }
 
+/** The filter half-width (input samples) of the reduced pair `orig : next`. */
+export function filterWidth(orig: number, next: number, lpw = 6, rolloff = 0.99): number {
+  return Math.ceil((lpw * orig) / (Math.min(orig, next) * rolloff));
+}
+
 function buildKernel(orig: number, next: number, lpw: number, rolloff: number): Kernel {
   const base = Math.min(orig, next) * rolloff;
-  const width = Math.ceil((lpw * orig) / base);
+  const width = filterWidth(orig, next, lpw, rolloff);
   const baseF = f32(base);
   const scaleF = f32(base / orig);
   const start = new Int32Array(next);

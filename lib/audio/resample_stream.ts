@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { resample } from "./resample.ts";
+import { filterWidth, gcd, resample } from "./resample.ts";
 
 /** The model's sample rate (load.ts's TARGET_RATE; repeated here to keep the import one way). */
 const RATE = 16000;
@@ -29,10 +29,9 @@ export interface Geometry {
 
 /** resample.ts's geometry for `from` -> 16 kHz with its defaults (lowpass width 6, rolloff 0.99). */
 export function geometry(from: number): Geometry {
-  let a = from, b = RATE;
-  while (b) [a, b] = [b, a % b];
-  const orig = from / a, next = RATE / a;
-  const width = Math.ceil((6 * orig) / (Math.min(orig, next) * 0.99));
+  const g = gcd(from, RATE);
+  const orig = from / g, next = RATE / g;
+  const width = filterWidth(orig, next);
   return { orig, next, width, ctx: Math.ceil(width / orig) + 1 };
 }
 
