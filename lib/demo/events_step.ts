@@ -122,7 +122,8 @@ export async function runEventsStep(
       await writeFileAtomic(join(dir, name(i)), pcm16Wav(m.samples));
       const fold = `\t${1 + (i % opts.folds)}`;
       rows.push(
-        ...eventsTsv([{ path: name(i), events: m.events }]).trim().split("\n").slice(1)
+        // Not trimmed: a file without events is a row of empty fields that must keep its tabs.
+        ...eventsTsv([{ path: name(i), events: m.events }]).split("\n").slice(1, -1)
           .map((r) => r + fold),
       );
       await writeNpyResult(frames("logmel"), {
