@@ -37,7 +37,7 @@ import { DEFAULT_DATA_ROOT } from "./data.ts";
 import { lossFigure, pcaFigure, readRunLog } from "./figures.ts";
 import { encodePng } from "./png.ts";
 import { atst, prepareOut } from "./_run.ts";
-import { runEventsStep } from "./events_step.ts";
+import { runEventsStep, type Stage } from "./events_step.ts";
 import { saveInitialEncoder } from "./random_init.ts";
 import {
   type DataOptions,
@@ -150,10 +150,7 @@ export async function runDemo(cfg: DemoConfig, say: (line: string) => void): Pro
   // How a user would type the command from the current folder.
   const shell = (args: string[]) =>
     "atst " + args.map((a) => (a.startsWith(out) ? relative(Deno.cwd(), a) || "." : a)).join(" ");
-  const stage = async <T>(
-    name: string,
-    fn: () => Promise<{ value: T; outputs: string[]; commands?: string[][] }>,
-  ) => {
+  const stage: Stage = async (name, fn) => {
     say(`demo: ${name} ...`);
     const t = performance.now();
     const r = await fn();
