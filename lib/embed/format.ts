@@ -37,22 +37,19 @@ export async function writeNpyResult(dir: string, r: EmbedResult): Promise<strin
   const path = mirrorPath(dir, r.file.rel);
   if ("clip" in r) {
     await writeFileAtomic(path, encodeNpy({ shape: [r.clip.length], data: r.clip }));
-  } else if ("frames" in r) {
-    const f = r.frames;
-    await writeFileAtomic(
-      path.replace(/\.npy$/, ".times.npy"),
-      encodeNpy({ shape: [f.frames], data: f.timesMs }),
-    );
-    await writeFileAtomic(path, encodeNpy({ shape: [f.frames, f.dim], data: f.data }));
-  } else if ("stream" in r) {
-    const f = r.stream;
-    await writeFileAtomic(
-      path.replace(/\.npy$/, ".times.npy"),
-      encodeNpy({ shape: [f.frames], data: f.timesMs }),
-    );
-    await writeNpyStream(path, f);
+  } else if ("frames" in r || "stream" in r) {
+    const f = "frames" in r ? r.frames : r.stream;
+    await writeFileAtomic(timesNpyPath(path), encodeNpy({ shape: [f.frames], data: f.timesMs }));
+    if ("frames" in r) {
+      await writeFileAtomic(path, encodeNpy({ shape: [f.frames, f.dim], data: r.frames.data }));
+    } else await writeNpyStream(path, r.stream);
   }
   return path;
+}
+
+/** The `.times.npy` beside a frame embedding's `.npy`: its rows' times in milliseconds. */
+export function timesNpyPath(npyPath: string): string {
+  return npyPath.replace(/\.npy$/, ".times.npy");
 }
 
 /** Writes a frame stream as one [frames, dim] float32 .npy, a chunk at a time (atomically). */

@@ -22,6 +22,7 @@ import {
   type EmbedOptions,
   embedSettings,
 } from "../embed/embed_files.ts";
+import { timesNpyPath } from "../embed/format.ts";
 import { type EmbeddingTable, TableBuilder } from "./embeddings.ts";
 import type { LabeledItem } from "./labeled_set.ts";
 
@@ -152,11 +153,9 @@ export async function embedWithModel(
   return table.finish(`model ${modelPath}`, sha256);
 }
 
-const timesFile = (file: string) => file.replace(/\.npy$/, ".times.npy");
-
 async function writeCached(file: string, v: CachedVector, dim: number): Promise<void> {
   if (v.timesMs) {
-    await writeNpy(timesFile(file), { shape: [v.timesMs.length], data: v.timesMs });
+    await writeNpy(timesNpyPath(file), { shape: [v.timesMs.length], data: v.timesMs });
     await writeNpy(file, { shape: [v.data.length / dim, dim], data: v.data });
   } else await writeNpy(file, { shape: [v.data.length], data: v.data });
 }
@@ -167,7 +166,7 @@ async function readCached(file: string, dim: number): Promise<CachedVector | und
     // A damaged or foreign entry is recomputed rather than trusted.
     if (!(arr.data instanceof Float32Array)) return undefined;
     if (arr.shape.length === 1) return arr.data.length === dim ? { data: arr.data } : undefined;
-    const times = decodeNpy(await Deno.readFile(timesFile(file)), file);
+    const times = decodeNpy(await Deno.readFile(timesNpyPath(file)), file);
     const ok = arr.shape.length === 2 && arr.shape[1] === dim &&
       times.data instanceof Float64Array && times.data.length === arr.shape[0];
     return ok ? { data: arr.data, timesMs: times.data as Float64Array } : undefined;

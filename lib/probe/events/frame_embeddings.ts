@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
-import { manifestSha } from "../../embed/format.ts";
+import { manifestSha, timesNpyPath } from "../../embed/format.ts";
 import { encodeNpy } from "../../io/npy.ts";
 import { findNpy, matchRecords, readEmbeddingNpy } from "../embeddings.ts";
 import type { ModelEmbeddingOptions } from "../model_embeddings.ts";
@@ -162,7 +162,7 @@ async function framesFromDir(dir: string, files: FileRef[]): Promise<FrameTable>
         }]; the events probe needs frame embeddings (atst embed --frames)`,
       );
     }
-    const timesPath = found.replace(/\.npy$/, ".times.npy");
+    const timesPath = timesNpyPath(found);
     const times = await readEmbeddingNpy(timesPath).catch(() => {
       throw new UserError(`No frame times '${timesPath}' next to '${found}'`);
     });
@@ -194,7 +194,7 @@ async function framesFromJsonl(file: string, files: FileRef[]): Promise<FrameTab
       const rows = rec.v as number[][];
       const data = Float32Array.from(rows.flat());
       const times = Float64Array.from(rec.timesMs as number[]);
-      const dataPath = join(temp, `${i}.npy`), timesPath = join(temp, `${i}.times.npy`);
+      const dataPath = join(temp, `${i}.npy`), timesPath = timesNpyPath(dataPath);
       table.set(i, data, times, rows.length, { where, dataPath, timesPath });
       // Synchronous: matchRecords hands records over one at a time, and none may pile up.
       const dim = data.length / rows.length;
@@ -255,7 +255,7 @@ export async function frameEmbeddingsWithModel(
         table.set(i, v.data, v.timesMs!, v.timesMs!.length, {
           where: files[i]!.path,
           dataPath: cacheFile!,
-          timesPath: cacheFile!.replace(/\.npy$/, ".times.npy"),
+          timesPath: timesNpyPath(cacheFile!),
         });
       },
     );
