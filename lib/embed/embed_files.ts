@@ -163,17 +163,17 @@ export async function embedFiles(
   const batch = Math.max(1, opts.batch ?? 8);
   const mel = model.meta.mel;
   let ok = 0, failed = 0;
+  const emit = async (r: EmbedResult) => {
+    if ("error" in r) failed++;
+    else ok++;
+    await onResult(r);
+  };
   if (model.encoder.cfg.family === "frame") {
     // Files up to LONG_SAMPLES in groups of `batch`, their chunks batched together; a longer
     // file alone, a chunk at a time, so an hour-long file holds its samples only.
     let group: { file: EmbedInput; opened: Opened }[] = [];
     const deliver = async (entries: { file: EmbedInput; opened: Opened }[]) => {
-      for (const r of embedFrameFamily(model, entries, s, batch)) {
-        const result = await r;
-        if ("error" in result) failed++;
-        else ok++;
-        await onResult(result);
-      }
+      for (const r of embedFrameFamily(model, entries, s, batch)) await emit(await r);
     };
     for (const file of files) {
       const opened = await openFeatures(model, file);
@@ -218,22 +218,10 @@ export async function embedFiles(
       let k = 0;
       for (let i = 0; i < group.length; i++) {
         const l = loaded[i]!, file = group[i]!;
-        if (l instanceof InputError) {
-          failed++;
-          await onResult({ file, error: l });
-          continue;
-        }
-        if ("streamed" in l) {
-          const r = await streamClipFrames(model, file, s, batch);
-          if ("error" in r) failed++;
-          else ok++;
-          await onResult(r);
-          continue;
-        }
-        ok++;
-        if (s.mode === "clip") await onResult({ file, clip: clipOut[k]!, seconds: l.seconds });
-        else await onResult({ file, frames: frameOut[k]!, seconds: l.seconds });
-        k++;
+        if (l instanceof InputError) await emit({ file, error: l });
+        else if ("streamed" in l) await emit(await streamClipFrames(model, file, s, batch));
+        else if (s.mode === "clip") await emit({ file, clip: clipOut[k++]!, seconds: l.seconds });
+        else await emit({ file, frames: frameOut[k++]!, seconds: l.seconds });
       }
     }
   } finally {
