@@ -69,6 +69,18 @@ Deno.test("strong labels read the DCASE layout and refuse bad rows naming the li
     const back = parseStrongLabels(text, "p.tsv");
     assert.deepEqual(back.files.map((f) => f.events.length), [1, 0]);
   });
+  await t.step("with folds, every row carries its file's fold, a file without events too", () => {
+    const text = eventsTsv([
+      { path: "a.wav", events: [{ label: "dog", onset: 0, offset: 1 }], fold: 1 },
+      { path: "b.wav", events: [], fold: 2 },
+    ]);
+    assert.equal(text, `${H}\tfold\na.wav\t0\t1\tdog\t1\nb.wav\t\t\t\t2\n`);
+    const back = parseStrongLabels(text, "p.tsv");
+    assert.deepEqual(back.files.map((f) => [f.path, f.events.length, f.fold]), [
+      ["a.wav", 1, "1"],
+      ["b.wav", 0, "2"],
+    ]);
+  });
 });
 
 Deno.test("frame targets mark frames whose centre lies inside an event", async (t) => {

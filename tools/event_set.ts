@@ -88,8 +88,7 @@ function drawEvents(seconds: number, rng: Rng): SoundEvent[] {
 export async function writeEventSet(dir: string, opts: EventSetOptions): Promise<string> {
   const rng = new Rng(opts.seed);
   await Deno.mkdir(join(dir, "audio"), { recursive: true });
-  const header = opts.folds > 0 ? "\tfold" : "";
-  const rows: string[] = [`filename\tonset\toffset\tevent_label${header}`];
+  const rows: { path: string; events: SoundEvent[]; fold?: number }[] = [];
   for (let i = 0; i < opts.files; i++) {
     const n = Math.round(opts.seconds * RATE);
     const x = new Float32Array(n);
@@ -106,9 +105,7 @@ export async function writeEventSet(dir: string, opts: EventSetOptions): Promise
     }
     const rel = `audio/${String(i).padStart(3, "0")}.wav`;
     await Deno.writeFile(join(dir, rel), floatWav(x));
-    const fold = opts.folds > 0 ? `\t${1 + (i % opts.folds)}` : "";
-    const tsv = eventsTsv([{ path: rel, events }]).split("\n").slice(1, -1);
-    rows.push(...tsv.map((r) => r + fold));
+    rows.push({ path: rel, events, fold: opts.folds > 0 ? 1 + (i % opts.folds) : undefined });
     await writeNpyResult(join(dir, "logmel"), {
       file: { path: rel, rel },
       frames: logMelFrames(x),
@@ -116,7 +113,7 @@ export async function writeEventSet(dir: string, opts: EventSetOptions): Promise
     });
   }
   const tsvPath = join(dir, "events.tsv");
-  await Deno.writeTextFile(tsvPath, rows.join("\n") + "\n");
+  await Deno.writeTextFile(tsvPath, eventsTsv(rows));
   return tsvPath;
 }
 

@@ -117,22 +117,20 @@ export async function runEventsStep(
   const mixtures = await stage("events-mix", async () => {
     const clips = await loadTrimmed(data.labeledPaths);
     const mixes = mixClips(clips, { ...size, seed: opts.seed });
-    const rows = ["filename\tonset\toffset\tevent_label\tfold"];
+    const files = mixes.map((m, i) => ({
+      path: name(i),
+      events: m.events,
+      fold: 1 + (i % opts.folds),
+    }));
     for (const [i, m] of mixes.entries()) {
       await writeFileAtomic(join(dir, name(i)), pcm16Wav(m.samples));
-      const fold = `\t${1 + (i % opts.folds)}`;
-      rows.push(
-        // Not trimmed: a file without events is a row of empty fields that must keep its tabs.
-        ...eventsTsv([{ path: name(i), events: m.events }]).split("\n").slice(1, -1)
-          .map((r) => r + fold),
-      );
       await writeNpyResult(frames("logmel"), {
         file: { path: name(i), rel: name(i) },
         frames: logMelFrames(m.samples),
         seconds: size.seconds,
       });
     }
-    await writeFileAtomic(tsv, rows.join("\n") + "\n");
+    await writeFileAtomic(tsv, eventsTsv(files));
     return { value: mixes, outputs: [join(dir, "audio"), tsv, frames("logmel")] };
   });
 

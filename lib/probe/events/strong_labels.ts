@@ -200,7 +200,8 @@ function seconds(v: number): string {
 /**
  * A DCASE TSV (`filename onset offset event_label`) of the events of each
  * file; a file without events gets a row with empty fields, so every
- * scored file is listed.
+ * scored file is listed. When the files carry a `fold`, a `fold` column
+ * follows (on every row, the empty-field rows too).
  *
  * @example
  * ```ts
@@ -208,12 +209,14 @@ function seconds(v: number): string {
  * // "filename\tonset\toffset\tevent_label\na.wav\t0.52\t1.2\tdog\n"
  * ```
  */
-export function eventsTsv(files: { path: string; events: SoundEvent[] }[]): string {
-  const rows = [HEADER.join("\t")];
+export function eventsTsv(files: { path: string; events: SoundEvent[]; fold?: number }[]): string {
+  const folds = files.some((f) => f.fold !== undefined);
+  const rows = [[...HEADER, ...(folds ? ["fold"] : [])].join("\t")];
   for (const f of files) {
-    if (!f.events.length) rows.push(`${f.path}\t\t\t`);
+    const fold = folds ? `\t${f.fold ?? ""}` : "";
+    if (!f.events.length) rows.push(`${f.path}\t\t\t${fold}`);
     for (const e of f.events) {
-      rows.push(`${f.path}\t${seconds(e.onset)}\t${seconds(e.offset)}\t${e.label}`);
+      rows.push(`${f.path}\t${seconds(e.onset)}\t${seconds(e.offset)}\t${e.label}${fold}`);
     }
   }
   return rows.join("\n") + "\n";
