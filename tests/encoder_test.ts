@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { tf } from "../lib/backend/tf.ts";
 import { useBackend } from "../lib/backend/backend.ts";
-import { encoderConfig } from "../lib/model/config.ts";
+import { encoderConfig, parseConfig } from "../lib/model/config.ts";
 import { Encoder } from "../lib/model/encoder.ts";
 import { enableGradients } from "../lib/model/gradients.ts";
 import { readSafetensors } from "../lib/model/safetensors.ts";
 import { buildEncoder } from "../lib/model/weights.ts";
-import type { EncoderConfig } from "../lib/model/config.ts";
 import {
   assertAtMost,
   assertNoTensorLeak,
@@ -22,7 +21,7 @@ const refs: ModelRefs = JSON.parse(Deno.readTextFileSync(fixture("model", "refs.
 /** Model b of the fixtures (D=32, depth 3, 2 heads) and its padded batch. */
 function modelB(): { encoder: Encoder; x: tf.Tensor3D; lengths: number[] } {
   const st = readSafetensors(Deno.readFileSync(fixture("model", "b.safetensors")));
-  const cfg = JSON.parse(st.metadata.encoder!) as EncoderConfig;
+  const cfg = parseConfig(st.metadata.encoder!);
   const encoder = buildEncoder(cfg, st.tensors);
   const { lengths, seeds, width } = refs.b;
   const x = new Float32Array(lengths.length * 64 * width); // zero padding

@@ -14,7 +14,7 @@ import { pretrainStepOn } from "./_webgpu_step.ts";
 import { type ModelRefs, signal } from "./_model_inputs.ts";
 import { readSafetensors } from "../lib/model/safetensors.ts";
 import { buildEncoder } from "../lib/model/weights.ts";
-import type { EncoderConfig } from "../lib/model/config.ts";
+import { parseConfig } from "../lib/model/config.ts";
 import { loadEncoder } from "../lib/model/checkpoint.ts";
 import { frameRefs } from "./_frame_inputs.ts";
 
@@ -227,7 +227,7 @@ Deno.test({
     const per = ref.data.length / 3;
     await initWebGpu({ cpuForward: false });
     const st = readSafetensors(Deno.readFileSync(fixture("model", "b.safetensors")));
-    const encoder = buildEncoder(JSON.parse(st.metadata.encoder!) as EncoderConfig, st.tensors);
+    const encoder = buildEncoder(parseConfig(st.metadata.encoder!), st.tensors);
     const input = tf.tensor3d(x, [lengths.length, 64, width]);
     const outs = encoder.blockOutputs(input, lengths, 3);
     for (let i = 0; i < 3; i++) {

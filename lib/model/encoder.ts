@@ -240,8 +240,7 @@ export class Encoder {
   #store: Store;
 
   constructor(cfg: EncoderConfig, opts: EncoderOptions = {}) {
-    // Configs parsed from JSON written before families existed are ATST-Clip.
-    this.cfg = { ...cfg, family: cfg.family ?? "clip" };
+    this.cfg = { ...cfg };
     validateConfig(this.cfg);
     const clip = this.cfg.family === "clip";
     this.lead = leadTokens(this.cfg.family);

@@ -46,7 +46,7 @@ export function expectedShapes(cfg: EncoderConfig): Map<string, number[]> {
     m.set(`${b}.mlp.fc2.weight`, [D, H]);
     m.set(`${b}.mlp.fc2.bias`, [D]);
   }
-  const norm = finalNorm(cfg.family ?? "clip");
+  const norm = finalNorm(cfg.family);
   m.set(`${norm}.weight`, [D]);
   m.set(`${norm}.bias`, [D]);
   return m;
