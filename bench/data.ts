@@ -12,12 +12,12 @@
  * @module
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { synthWav } from "./featurize.ts";
 import { median, peakRssMb } from "./_measure.ts";
+import { parseFlagsOrExit } from "./_compare.ts";
 
-const { values } = parseArgs({
+const { values } = parseFlagsOrExit({
   args: Deno.args,
   options: {
     files: { type: "string" },

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { median } from "./_measure.ts";
+import { parseFlagsOrExit } from "./_compare.ts";
 
 const USAGE = `
 Usage: deno run -A bench/distributed.ts [--size tiny] [--family clip] [--batch 8] [--crop 2]
@@ -22,7 +22,7 @@ Usage: deno run -A bench/distributed.ts [--size tiny] [--family clip] [--batch 8
 `;
 
 const text = { type: "string" } as const;
-const { values } = parseArgs({
+const { values } = parseFlagsOrExit({
   args: Deno.args,
   options: {
     size: text,
